@@ -1,0 +1,57 @@
+/*
+ * backend.h - where repository objects live. Everything above this
+ * interface sees flat object names ("data/ab/ab12...", "index/...") and
+ * never a file system, so an S3 bucket prefix can replace the local
+ * directory without changes elsewhere.
+ */
+#ifndef STRATA_BACKEND_H
+#define STRATA_BACKEND_H
+
+#include "strata/strata.h"
+
+typedef struct strata_backend strata_backend;
+
+/* Called once per object by list(); return non-zero to stop early. */
+typedef int (*strata_backend_list_cb)(const char *name, uint64_t size,
+				      void *payload);
+
+struct strata_backend_ops {
+	/* Store `len` bytes as `name`, atomically and durably: after success
+	 * the object is complete and survives a crash; after a failure or a
+	 * crash it is absent. Objects are write-once. */
+	int (*put)(strata_backend *be, const char *name, const void *p,
+		   size_t len);
+	/* Read the whole object into *out (malloc'd, caller frees) and *len;
+	 * at most `limit` bytes (larger objects are ECORRUPT). */
+	int (*get)(strata_backend *be, const char *name, size_t limit,
+		   uint8_t **out, size_t *len);
+	/* Read exactly `len` bytes at `off` into `out`. */
+	int (*get_range)(strata_backend *be, const char *name, uint64_t off,
+			 size_t len, void *out);
+	/* Every object whose name starts with `prefix`. */
+	int (*list)(strata_backend *be, const char *prefix,
+		    strata_backend_list_cb cb, void *payload);
+	int (*del)(strata_backend *be, const char *name);
+	/* 0 and *size if present, STRATA_ENOTFOUND if absent. */
+	int (*exists)(strata_backend *be, const char *name, uint64_t *size);
+	/* A local directory for caches and the catalog, or NULL. */
+	const char *(*local_dir)(strata_backend *be);
+	void (*close)(strata_backend *be);
+};
+
+struct strata_backend {
+	const struct strata_backend_ops *ops;
+	char *location; /* for messages */
+};
+
+/*
+ * strata_backend_local_open - a backend over directory `path`. With
+ * `create`, the directory is created (it must be absent or empty).
+ * *out is owned by the caller; release with strata_backend_close().
+ */
+int strata_backend_local_open(strata_backend **out, const char *path,
+			      int create);
+
+void strata_backend_close(strata_backend *be);
+
+#endif

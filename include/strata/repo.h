@@ -1,0 +1,158 @@
+/*
+ * repo.h - the repository: open one, ingest paths into a dataset version,
+ * list, compare, read and restore versions, and verify the whole store.
+ * This is the API the CLI (and later the HTTP, FUSE and Python frontends)
+ * is built on.
+ */
+#ifndef STRATA_REPO_H
+#define STRATA_REPO_H
+
+#include <stdbool.h>
+#include "strata/strata.h"
+
+typedef struct strata_repo strata_repo;
+
+/* How to unlock a repository: a passphrase, or a 32-byte key file. */
+typedef struct strata_auth {
+	const char *password; /* NULL if none */
+	size_t password_len;
+	const uint8_t *keyfile; /* 32 bytes, or NULL */
+} strata_auth;
+
+typedef struct strata_repo_config {
+	const char *zone;     /* default "onprem" */
+	uint32_t chunk_min, chunk_avg, chunk_max; /* 0: 256 KiB / 1 MiB / 4 MiB */
+	uint32_t pack_size;   /* 0: 32 MiB */
+	int zstd_level;       /* 0: 3 */
+	uint32_t kdf_t, kdf_mem_kib; /* 0: 3 passes, 64 MiB */
+} strata_repo_config;
+
+/* Create a repository at `path` (absent or an empty directory). */
+int strata_repo_init(const char *path, const strata_repo_config *cfg,
+		     const strata_auth *auth);
+
+/* Open; STRATA_EAUTH on a wrong password or key file. Release with
+ * strata_repo_close(). */
+int strata_repo_open(strata_repo **out, const char *path,
+		     const strata_auth *auth);
+void strata_repo_close(strata_repo *r);
+/* Borrowed strings valid until close. */
+const char *strata_repo_zone(const strata_repo *r);
+const char *strata_repo_id(const strata_repo *r);
+
+/* ---- ingest ---- */
+typedef struct strata_ingest_opts {
+	const char *dataset;
+	const char *layer;   /* raw | curated | model-ready */
+	const char *klass;   /* phi | limited | deid | aggregate | public */
+	const char *message;
+	bool update;	     /* add to / replace in the previous version */
+	int threads;	     /* 0: number of CPUs */
+	bool progress;
+} strata_ingest_opts;
+
+typedef struct strata_ingest_stats {
+	uint32_t version;
+	char snapshot[65];
+	uint64_t files, dirs, symlinks, files_unchanged;
+	uint64_t bytes_total;  /* bytes of all files in the version */
+	uint64_t bytes_read;   /* bytes read from disk */
+	uint64_t bytes_new;    /* plaintext bytes of chunks not stored before */
+	uint64_t bytes_stored; /* bytes written to the backend */
+	uint64_t errors, skipped;
+	double seconds;
+} strata_ingest_stats;
+
+/* Returns 0, STRATA_EPARTIAL (a version was made but some files failed,
+ * each reported as a warning), or an error (no version made). */
+int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
+		       const strata_ingest_opts *o, strata_ingest_stats *st);
+
+/* ---- reading ---- */
+typedef struct strata_dataset_info {
+	const char *name;
+	uint32_t versions, latest;
+	const char *layer, *klass;
+} strata_dataset_info;
+
+typedef struct strata_version_info {
+	const char *dataset;
+	uint32_t version;
+	char snapshot[65];
+	int64_t time_ns;
+	const char *message, *layer, *klass, *author;
+	uint64_t files, bytes;
+	uint32_t parent_version;
+} strata_version_info;
+
+typedef enum { STRATA_ENT_FILE = 1, STRATA_ENT_DIR, STRATA_ENT_SYMLINK }
+	strata_ent_type;
+
+typedef struct strata_entry {
+	const char *path; /* relative to the version's root; raw bytes */
+	size_t path_len;
+	strata_ent_type type;
+	uint32_t mode;
+	uint64_t size;
+	int64_t mtime_ns;
+	const uint8_t *sha256; /* files */
+	const char *target;    /* symlinks */
+} strata_entry;
+
+typedef int (*strata_dataset_cb)(const strata_dataset_info *d, void *payload);
+typedef int (*strata_version_cb)(const strata_version_info *v, void *payload);
+typedef int (*strata_entry_cb)(const strata_entry *e, void *payload);
+
+int strata_repo_datasets(strata_repo *r, strata_dataset_cb cb, void *payload);
+int strata_repo_log(strata_repo *r, const char *dataset, strata_version_cb cb,
+		    void *payload);
+/* spec: "name" (latest) or "name@vN". */
+int strata_repo_resolve(strata_repo *r, const char *spec, char **dataset,
+			uint32_t *version);
+/* Every entry below `path` ("" or NULL: all), depth first, sorted. */
+int strata_repo_ls(strata_repo *r, const char *spec, const char *path,
+		   strata_entry_cb cb, void *payload);
+/* Write a file's bytes to fd. */
+int strata_repo_cat(strata_repo *r, const char *spec, const char *path, int fd);
+
+typedef enum { STRATA_DIFF_ADDED = 1, STRATA_DIFF_REMOVED, STRATA_DIFF_MODIFIED,
+	       STRATA_DIFF_TYPE } strata_diff_kind;
+typedef int (*strata_diff_cb)(const char *path, size_t len, strata_diff_kind k,
+			      void *payload);
+int strata_repo_diff(strata_repo *r, const char *a, const char *b,
+		     strata_diff_cb cb, void *payload);
+
+typedef struct strata_restore_stats {
+	uint64_t files, dirs, symlinks, bytes, errors;
+	double seconds;
+} strata_restore_stats;
+
+int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
+			const char *include_glob, bool progress,
+			strata_restore_stats *st);
+
+/* ---- verification ---- */
+typedef struct strata_check_report {
+	uint64_t packs, blobs, snapshots, trees, indexes;
+	uint64_t errors;
+	uint64_t bytes_read;
+} strata_check_report;
+
+/* Called for each problem: `what` describes it; dataset/path are set when
+ * a damaged object affects a file of a version. */
+typedef int (*strata_check_cb)(const char *what, const char *dataset,
+			       uint32_t version, const char *path,
+			       void *payload);
+int strata_repo_check(strata_repo *r, bool read_data, bool progress,
+		      strata_check_cb cb, void *payload,
+		      strata_check_report *rep);
+
+/* In-memory throughput of chunk + HMAC + compress + encrypt over buf,
+ * with `threads` threads: bytes per second. */
+int strata_repo_speed(strata_repo *r, const uint8_t *buf, size_t len,
+		      int threads, double *bytes_per_sec);
+/* The same without a repository (random keys, default parameters). */
+int strata_speed(const uint8_t *buf, size_t len, int threads,
+		 double *bytes_per_sec);
+
+#endif

@@ -1,0 +1,513 @@
+/*
+ * catalog.c - SQLite catalog with sealed sensitive values. Every text that
+ * could identify a patient or a study (dataset names, paths, messages,
+ * file checksums) is stored as nonce | AES-256-GCM ciphertext | tag, with
+ * the column name as associated data so values cannot be swapped between
+ * columns; lookups by name go through an HMAC column.
+ */
+#include "catalog/catalog.h"
+
+#include <sqlite3.h>
+
+#define SCHEMA_VERSION 1
+
+struct strata_catalog {
+	sqlite3 *db;
+	strata_aead *aead;
+	uint8_t mac[32];
+	sqlite3_stmt *ins_file;
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB);"
+	"CREATE TABLE IF NOT EXISTS datasets("
+	" id INTEGER PRIMARY KEY, name_mac BLOB UNIQUE NOT NULL,"
+	" name_enc BLOB NOT NULL, created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS snapshots("
+	" id INTEGER PRIMARY KEY, dataset_id INTEGER NOT NULL REFERENCES datasets,"
+	" version INTEGER NOT NULL, object_id BLOB UNIQUE NOT NULL,"
+	" time INTEGER NOT NULL, layer TEXT NOT NULL, class TEXT NOT NULL,"
+	" message_enc BLOB, files INTEGER NOT NULL, bytes INTEGER NOT NULL,"
+	" parent_version INTEGER, UNIQUE(dataset_id, version));"
+	"CREATE TABLE IF NOT EXISTS files("
+	" snapshot_id INTEGER NOT NULL REFERENCES snapshots, path_mac BLOB NOT NULL,"
+	" path_enc BLOB NOT NULL, size INTEGER NOT NULL, sha256_enc BLOB NOT NULL,"
+	" layer TEXT NOT NULL, class TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS files_by_snapshot ON files(snapshot_id, path_mac);";
+
+static int db_err(strata_catalog *c, const char *what)
+{
+	int e = sqlite3_errcode(c->db);
+	int code = e == SQLITE_FULL ? STRATA_ENOSPC
+		   : e == SQLITE_BUSY || e == SQLITE_LOCKED ? STRATA_EBUSY
+		   : e == SQLITE_CORRUPT || e == SQLITE_NOTADB ? STRATA_ECORRUPT
+							       : STRATA_EIO;
+	if (code == STRATA_ENOSPC)
+		return strata_error_set(code, "catalog: no space left on device "
+					"while %s: free space and retry", what);
+	if (code == STRATA_EBUSY)
+		return strata_error_set(code, "catalog is locked by another strata "
+					"process (%s): retry when it finishes",
+					what);
+	return strata_error_set(code, "catalog: %s: %s", what,
+				sqlite3_errmsg(c->db));
+}
+
+static int exec(strata_catalog *c, const char *sql)
+{
+	if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_err(c, sql);
+	return 0;
+}
+
+/* Seal a value: nonce | ciphertext | tag, AAD = column name. */
+static int seal(strata_catalog *c, strata_buf *out, const char *col,
+		const void *p, size_t n)
+{
+	int rc;
+	strata_buf_reset(out);
+	if ((rc = strata_buf_reserve(out, n + 28)))
+		return rc;
+	strata_random(out->ptr, 12);
+	if ((rc = strata_aead_seal(c->aead, out->ptr + 12, out->ptr, col,
+				   strlen(col), p, n)))
+		return rc;
+	out->len = n + 28;
+	return 0;
+}
+
+static int unseal(strata_catalog *c, char **out, size_t *outlen,
+		  const char *col, const void *blob, int n)
+{
+	if (!blob || n < 28) {
+		*out = strata_strdup("");
+		if (outlen)
+			*outlen = 0;
+		return *out ? 0 : strata_error_set(STRATA_ENOMEM, "out of memory");
+	}
+	size_t len = (size_t)n - 28;
+	char *p = strata_malloc(len + 1);
+	if (!p)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	if (strata_aead_open(c->aead, (uint8_t *)p, blob, col, strlen(col),
+			     (const uint8_t *)blob + 12, len)) {
+		strata_free(p);
+		return strata_error_set(STRATA_EAUTH,
+					"catalog value '%s' does not decrypt with "
+					"this repository's key",
+					col);
+	}
+	p[len] = 0;
+	*out = p;
+	if (outlen)
+		*outlen = len;
+	return 0;
+}
+
+static void mac_of(strata_catalog *c, uint8_t out[32], const char *col,
+		   const void *p, size_t n)
+{
+	strata_buf b = STRATA_BUF_INIT;
+	if (strata_buf_puts(&b, col) || strata_buf_put_u8(&b, 0) ||
+	    strata_buf_put(&b, p, n))
+		abort();
+	strata_hmac_once(out, c->mac, 32, b.ptr, b.len);
+	strata_buf_release(&b);
+}
+
+static int check_key(strata_catalog *c)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+	static const char probe[] = "strata catalog key check";
+	if (sqlite3_prepare_v2(c->db, "SELECT value FROM meta WHERE key='keycheck'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(c, "reading meta");
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		char *v = NULL;
+		rc = unseal(c, &v, NULL, "keycheck", sqlite3_column_blob(st, 0),
+			    sqlite3_column_bytes(st, 0));
+		if (!rc && strcmp(v, probe))
+			rc = strata_error_set(STRATA_EAUTH, "catalog key check failed");
+		strata_free(v);
+		sqlite3_finalize(st);
+		return rc;
+	}
+	sqlite3_finalize(st);
+	strata_buf b = STRATA_BUF_INIT;
+	if ((rc = seal(c, &b, "keycheck", probe, strlen(probe))))
+		goto out;
+	if (sqlite3_prepare_v2(c->db, "INSERT INTO meta VALUES('keycheck', ?)", -1,
+			       &st, NULL) != SQLITE_OK) {
+		rc = db_err(c, "writing meta");
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, b.ptr, (int)b.len, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(c, "writing meta");
+	sqlite3_finalize(st);
+out:
+	strata_buf_release(&b);
+	return rc;
+}
+
+int strata_catalog_open(strata_catalog **out, const char *path,
+			const uint8_t key[32], const uint8_t mac[32])
+{
+	int rc;
+	strata_catalog *c = strata_calloc(1, sizeof(*c));
+	if (!c)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	memcpy(c->mac, mac, 32);
+	if ((rc = strata_aead_new(&c->aead, key)))
+		goto fail;
+	if (sqlite3_open_v2(path, &c->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				    SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		rc = strata_error_set(STRATA_EIO, "cannot open catalog '%s': %s", path,
+				      c->db ? sqlite3_errmsg(c->db) : "no memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(c->db, 60000);
+	if ((rc = exec(c, "PRAGMA journal_mode=WAL")) ||
+	    (rc = exec(c, "PRAGMA synchronous=NORMAL")) ||
+	    (rc = exec(c, "PRAGMA foreign_keys=ON")) ||
+	    (rc = exec(c, "BEGIN IMMEDIATE")))
+		goto fail;
+	if ((rc = exec(c, schema)) || (rc = check_key(c))) {
+		exec(c, "ROLLBACK");
+		goto fail;
+	}
+	if ((rc = exec(c, "COMMIT")))
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	strata_catalog_close(c);
+	return rc;
+}
+
+void strata_catalog_close(strata_catalog *c)
+{
+	if (!c)
+		return;
+	sqlite3_finalize(c->ins_file);
+	sqlite3_close(c->db);
+	strata_aead_free(c->aead);
+	strata_wipe(c->mac, 32);
+	strata_free(c);
+}
+
+int strata_catalog_begin(strata_catalog *c)
+{
+	return exec(c, "BEGIN IMMEDIATE");
+}
+
+int strata_catalog_commit(strata_catalog *c)
+{
+	return exec(c, "COMMIT");
+}
+
+void strata_catalog_rollback(strata_catalog *c)
+{
+	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int strata_catalog_has_snapshot(strata_catalog *c, const uint8_t id[32])
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM snapshots WHERE object_id=?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(c, "looking up a snapshot");
+	sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (r == SQLITE_ROW)
+		return 1;
+	return r == SQLITE_DONE ? 0 : db_err(c, "looking up a snapshot");
+}
+
+static int dataset_row(strata_catalog *c, const char *name, bool create,
+		       int64_t *row)
+{
+	uint8_t m[32];
+	sqlite3_stmt *st;
+	int rc = 0;
+	mac_of(c, m, "dataset", name, strlen(name));
+	if (sqlite3_prepare_v2(c->db, "SELECT id FROM datasets WHERE name_mac=?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(c, "looking up a dataset");
+	sqlite3_bind_blob(st, 1, m, 32, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		*row = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (r == SQLITE_ROW)
+		return 0;
+	if (r != SQLITE_DONE)
+		return db_err(c, "looking up a dataset");
+	if (!create)
+		return strata_error_set(STRATA_ENOTFOUND, "no dataset '%s'", name);
+	strata_buf b = STRATA_BUF_INIT;
+	if ((rc = seal(c, &b, "dataset", name, strlen(name))))
+		goto out;
+	if (sqlite3_prepare_v2(c->db,
+			       "INSERT INTO datasets(name_mac, name_enc, created) "
+			       "VALUES(?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(c, "adding a dataset");
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, m, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, b.ptr, (int)b.len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)strata_now_ns());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(c, "adding a dataset");
+	else
+		*row = sqlite3_last_insert_rowid(c->db);
+	sqlite3_finalize(st);
+out:
+	strata_buf_release(&b);
+	return rc;
+}
+
+int strata_catalog_find(strata_catalog *c, const char *dataset,
+			uint32_t version, uint8_t id_out[32],
+			uint32_t *version_out)
+{
+	int64_t ds;
+	sqlite3_stmt *st;
+	int rc = dataset_row(c, dataset, false, &ds);
+	if (rc)
+		return rc;
+	const char *sql = version ? "SELECT object_id, version FROM snapshots "
+				    "WHERE dataset_id=? AND version=?"
+				  : "SELECT object_id, version FROM snapshots "
+				    "WHERE dataset_id=? ORDER BY version DESC LIMIT 1";
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_err(c, "looking up a version");
+	sqlite3_bind_int64(st, 1, ds);
+	if (version)
+		sqlite3_bind_int64(st, 2, version);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+		memcpy(id_out, sqlite3_column_blob(st, 0), 32);
+		*version_out = (uint32_t)sqlite3_column_int64(st, 1);
+	} else if (r == SQLITE_ROW || r == SQLITE_DONE) {
+		rc = version ? strata_error_set(STRATA_ENOTFOUND,
+						"dataset '%s' has no version %u",
+						dataset, version)
+			     : strata_error_set(STRATA_ENOTFOUND,
+						"dataset '%s' has no versions",
+						dataset);
+	} else {
+		rc = db_err(c, "looking up a version");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int strata_catalog_add_snapshot(strata_catalog *c, const strata_cat_snap *s,
+				int64_t *row)
+{
+	int64_t ds;
+	sqlite3_stmt *st;
+	strata_buf b = STRATA_BUF_INIT;
+	int rc = dataset_row(c, s->dataset, true, &ds);
+	if (rc)
+		return rc;
+	if (s->message && (rc = seal(c, &b, "message", s->message,
+				     strlen(s->message))))
+		goto out;
+	if (sqlite3_prepare_v2(c->db,
+			       "INSERT INTO snapshots(dataset_id, version, object_id,"
+			       " time, layer, class, message_enc, files, bytes,"
+			       " parent_version) VALUES(?,?,?,?,?,?,?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(c, "adding a snapshot");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, ds);
+	sqlite3_bind_int64(st, 2, s->version);
+	sqlite3_bind_blob(st, 3, s->id, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, s->time_ns);
+	sqlite3_bind_text(st, 5, s->layer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, s->klass, -1, SQLITE_STATIC);
+	if (s->message)
+		sqlite3_bind_blob(st, 7, b.ptr, (int)b.len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, (int64_t)s->files);
+	sqlite3_bind_int64(st, 9, (int64_t)s->bytes);
+	if (s->parent_version)
+		sqlite3_bind_int64(st, 10, s->parent_version);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_errcode(c->db) == SQLITE_CONSTRAINT)
+			rc = strata_error_set(STRATA_EEXIST,
+					      "dataset '%s' already has version %u",
+					      s->dataset, s->version);
+		else
+			rc = db_err(c, "adding a snapshot");
+	} else {
+		*row = sqlite3_last_insert_rowid(c->db);
+	}
+	sqlite3_finalize(st);
+out:
+	strata_buf_release(&b);
+	return rc;
+}
+
+int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
+			    const char *path, size_t pathlen, uint64_t size,
+			    const uint8_t sha256[32], const char *layer,
+			    const char *klass)
+{
+	uint8_t m[32];
+	strata_buf pe = STRATA_BUF_INIT, he = STRATA_BUF_INIT;
+	int rc;
+	if (!c->ins_file &&
+	    sqlite3_prepare_v2(c->db,
+			       "INSERT INTO files VALUES(?,?,?,?,?,?,?)", -1,
+			       &c->ins_file, NULL) != SQLITE_OK)
+		return db_err(c, "adding a file");
+	mac_of(c, m, "path", path, pathlen);
+	if ((rc = seal(c, &pe, "path", path, pathlen)) ||
+	    (rc = seal(c, &he, "sha256", sha256, 32)))
+		goto out;
+	sqlite3_stmt *st = c->ins_file;
+	sqlite3_bind_int64(st, 1, snap_row);
+	sqlite3_bind_blob(st, 2, m, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, pe.ptr, (int)pe.len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (int64_t)size);
+	sqlite3_bind_blob(st, 5, he.ptr, (int)he.len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, layer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, klass, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(c, "adding a file");
+	sqlite3_reset(st);
+out:
+	strata_buf_release(&pe);
+	strata_buf_release(&he);
+	return rc;
+}
+
+static void copy_word(char *dst, size_t n, const unsigned char *s)
+{
+	snprintf(dst, n, "%s", s ? (const char *)s : "");
+}
+
+static int snaps(strata_catalog *c, const char *dataset, strata_cat_snap_cb cb,
+		 void *payload)
+{
+	sqlite3_stmt *st;
+	int64_t ds = 0;
+	int rc = 0;
+	if (dataset && (rc = dataset_row(c, dataset, false, &ds)))
+		return rc;
+	const char *sql =
+		"SELECT s.object_id, d.name_enc, s.version, s.time, s.message_enc,"
+		" s.layer, s.class, s.files, s.bytes, s.parent_version"
+		" FROM snapshots s JOIN datasets d ON d.id = s.dataset_id"
+		" WHERE ?1 = 0 OR s.dataset_id = ?1 ORDER BY d.id, s.version";
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_err(c, "listing snapshots");
+	sqlite3_bind_int64(st, 1, ds);
+	int r;
+	while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		strata_cat_snap s;
+		memset(&s, 0, sizeof(s));
+		if (sqlite3_column_bytes(st, 0) == 32)
+			memcpy(s.id, sqlite3_column_blob(st, 0), 32);
+		s.version = (uint32_t)sqlite3_column_int64(st, 2);
+		s.time_ns = sqlite3_column_int64(st, 3);
+		copy_word(s.layer, sizeof(s.layer), sqlite3_column_text(st, 5));
+		copy_word(s.klass, sizeof(s.klass), sqlite3_column_text(st, 6));
+		s.files = (uint64_t)sqlite3_column_int64(st, 7);
+		s.bytes = (uint64_t)sqlite3_column_int64(st, 8);
+		s.parent_version = (uint32_t)sqlite3_column_int64(st, 9);
+		rc = unseal(c, &s.dataset, NULL, "dataset",
+			    sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1));
+		if (!rc && sqlite3_column_type(st, 4) != SQLITE_NULL)
+			rc = unseal(c, &s.message, NULL, "message",
+				    sqlite3_column_blob(st, 4),
+				    sqlite3_column_bytes(st, 4));
+		if (!rc)
+			rc = cb(&s, payload);
+		strata_free(s.dataset);
+		strata_free(s.message);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int strata_catalog_log(strata_catalog *c, const char *dataset,
+		       strata_cat_snap_cb cb, void *payload)
+{
+	return snaps(c, dataset, cb, payload);
+}
+
+int strata_catalog_all(strata_catalog *c, strata_cat_snap_cb cb, void *payload)
+{
+	return snaps(c, NULL, cb, payload);
+}
+
+int strata_catalog_datasets(strata_catalog *c, strata_cat_dataset_cb cb,
+			    void *payload)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+	const char *sql =
+		"SELECT d.name_enc, count(s.id), max(s.version),"
+		" (SELECT layer FROM snapshots WHERE dataset_id=d.id ORDER BY"
+		"  version DESC LIMIT 1),"
+		" (SELECT class FROM snapshots WHERE dataset_id=d.id ORDER BY"
+		"  version DESC LIMIT 1)"
+		" FROM datasets d JOIN snapshots s ON s.dataset_id = d.id"
+		" GROUP BY d.id";
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_err(c, "listing datasets");
+	strata_cat_dataset *v = NULL;
+	size_t n = 0;
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		void *nv = strata_realloc(v, (n + 1) * sizeof(*v));
+		if (!nv) {
+			rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+			break;
+		}
+		v = nv;
+		strata_cat_dataset *d = &v[n];
+		memset(d, 0, sizeof(*d));
+		d->versions = (uint32_t)sqlite3_column_int64(st, 1);
+		d->latest = (uint32_t)sqlite3_column_int64(st, 2);
+		copy_word(d->layer, sizeof(d->layer), sqlite3_column_text(st, 3));
+		copy_word(d->klass, sizeof(d->klass), sqlite3_column_text(st, 4));
+		rc = unseal(c, &d->name, NULL, "dataset", sqlite3_column_blob(st, 0),
+			    sqlite3_column_bytes(st, 0));
+		n++;
+	}
+	sqlite3_finalize(st);
+	/* names are sealed, so sort after decrypting */
+	for (size_t i = 1; !rc && i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(v[j - 1].name, v[j].name) > 0; j--) {
+			strata_cat_dataset t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = cb(&v[i], payload);
+	for (size_t i = 0; i < n; i++)
+		strata_free(v[i].name);
+	strata_free(v);
+	return rc;
+}
+
+int strata_catalog_snapshot_count(strata_catalog *c, uint64_t *n)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM snapshots", -1, &st,
+			       NULL) != SQLITE_OK)
+		return db_err(c, "counting snapshots");
+	sqlite3_step(st);
+	*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}

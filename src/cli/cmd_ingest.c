@@ -1,0 +1,156 @@
+/*
+ * cmd_ingest.c - strata ingest PATH... --dataset NAME: store paths as a
+ * new immutable version and print a summary.
+ */
+#include "cli/cli.h"
+
+const char usage_ingest[] =
+	"strata -R REPO ingest PATH... --dataset NAME [--layer raw|curated|"
+	"model-ready]\n"
+	"       [--class phi|limited|deid|aggregate|public] [-m MSG] [--update]\n"
+	"\nStore PATHs as a new version of dataset NAME. Each PATH is stored at\n"
+	"the root of the version under its base name. Without --update the\n"
+	"PATHs are the whole content of the version; with --update they are\n"
+	"added to, or replace same-named entries of, the previous version.\n\n"
+	"  --dataset NAME   dataset to add a version to (created if new)\n"
+	"  --layer L        raw (default), curated or model-ready\n"
+	"  --class C        phi (default), limited, deid, aggregate or public\n"
+	"  -m, --message M  a note kept with the version\n"
+	"  --update         change the previous version instead of replacing it\n"
+	"  --threads N      worker threads (default: number of CPUs)\n"
+	"  --json           print the summary as JSON\n"
+	"  -q               no progress line\n"
+	"\nExit status: 0 ok, 1 failed (no version made), 3 version made but\n"
+	"some files could not be read (each named on stderr).\n";
+
+enum { O_DATASET = OPT_BASE, O_LAYER, O_CLASS, O_UPDATE, O_THREADS, O_MESSAGE };
+
+static void summary_json(const strata_ingest_opts *o,
+			 const strata_ingest_stats *s)
+{
+	strata_json j;
+	strata_json_init(&j, stdout);
+	strata_json_obj_begin(&j);
+	strata_json_key(&j, "dataset");
+	strata_json_str(&j, o->dataset);
+	strata_json_key(&j, "version");
+	strata_json_u64(&j, s->version);
+	strata_json_key(&j, "snapshot");
+	strata_json_str(&j, s->snapshot);
+	strata_json_key(&j, "files");
+	strata_json_u64(&j, s->files);
+	strata_json_key(&j, "dirs");
+	strata_json_u64(&j, s->dirs);
+	strata_json_key(&j, "symlinks");
+	strata_json_u64(&j, s->symlinks);
+	strata_json_key(&j, "files_unchanged");
+	strata_json_u64(&j, s->files_unchanged);
+	strata_json_key(&j, "bytes_read");
+	strata_json_u64(&j, s->bytes_read);
+	strata_json_key(&j, "bytes_total");
+	strata_json_u64(&j, s->bytes_total);
+	strata_json_key(&j, "bytes_new");
+	strata_json_u64(&j, s->bytes_new);
+	strata_json_key(&j, "bytes_stored");
+	strata_json_u64(&j, s->bytes_stored);
+	strata_json_key(&j, "errors");
+	strata_json_u64(&j, s->errors);
+	strata_json_key(&j, "skipped");
+	strata_json_u64(&j, s->skipped);
+	strata_json_key(&j, "seconds");
+	strata_json_dbl(&j, s->seconds);
+	strata_json_obj_end(&j);
+	strata_json_end(&j);
+}
+
+static double mib(uint64_t b)
+{
+	return (double)b / 1048576.0;
+}
+
+static void summary_text(const strata_ingest_opts *o,
+			 const strata_ingest_stats *s)
+{
+	double dedup = s->bytes_read ? (double)s->bytes_read /
+					       (double)(s->bytes_new ? s->bytes_new : 1)
+				     : 0;
+	double comp = s->bytes_stored ? (double)s->bytes_new /
+						(double)s->bytes_stored
+				      : 0;
+	printf("%s@v%u  snapshot %.16s\n", o->dataset, s->version, s->snapshot);
+	printf("  files      %" PRIu64 " (%" PRIu64 " unchanged), %" PRIu64
+	       " dirs, %" PRIu64 " symlinks\n",
+	       s->files, s->files_unchanged, s->dirs, s->symlinks);
+	printf("  read       %.1f MiB of %.1f MiB\n", mib(s->bytes_read),
+	       mib(s->bytes_total));
+	printf("  new        %.1f MiB (dedup %.2fx), stored %.1f MiB "
+	       "(compression %.2fx)\n",
+	       mib(s->bytes_new), dedup, mib(s->bytes_stored), comp);
+	printf("  time       %.2f s, %.1f MiB/s\n", s->seconds,
+	       s->seconds > 0 ? mib(s->bytes_read) / s->seconds : 0.0);
+	if (s->errors || s->skipped)
+		printf("  problems   %" PRIu64 " files failed, %" PRIu64
+		       " skipped (see warnings above)\n",
+		       s->errors, s->skipped);
+}
+
+int cmd_ingest(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dataset", required_argument, NULL, O_DATASET},
+		{"layer", required_argument, NULL, O_LAYER},
+		{"class", required_argument, NULL, O_CLASS},
+		{"message", required_argument, NULL, O_MESSAGE},
+		{"update", no_argument, NULL, O_UPDATE},
+		{"threads", required_argument, NULL, O_THREADS},
+		{NULL, 0, NULL, 0}};
+	strata_ingest_opts o = {NULL, "raw", "phi", NULL, false, 0, true};
+	strata_ingest_stats st;
+	strata_repo *r = NULL;
+	uint64_t th;
+	int opt, rc;
+	while ((opt = cli_getopt(c, argc, argv, opts, usage_ingest)) != -1) {
+		switch (opt) {
+		case O_DATASET: o.dataset = optarg; break;
+		case O_LAYER: o.layer = optarg; break;
+		case O_CLASS: o.klass = optarg; break;
+		case 'm':
+		case O_MESSAGE: o.message = optarg; break;
+		case O_UPDATE: o.update = true; break;
+		case O_THREADS:
+			if (strata_parse_u64(optarg, &th) || th < 1 || th > 64)
+				return cli_usage_error(usage_ingest,
+						       "--threads takes 1..64");
+			o.threads = (int)th;
+			break;
+		default: return cli_usage_error(usage_ingest, "bad option");
+		}
+	}
+	if (!o.dataset)
+		return cli_usage_error(usage_ingest, "--dataset NAME is required");
+	if (optind >= argc)
+		return cli_usage_error(usage_ingest, "name at least one PATH");
+	o.progress = !c->quiet;
+	if ((rc = cli_open(c, &r)))
+		return cli_fail("ingest", rc);
+	rc = strata_repo_ingest(r, (const char *const *)argv + optind,
+				(size_t)(argc - optind), &o, &st);
+	int ret = EXIT_OK;
+	if (rc && rc != STRATA_EPARTIAL) {
+		ret = cli_fail("ingest", rc);
+	} else {
+		if (c->json)
+			summary_json(&o, &st);
+		else if (!c->quiet || 1)
+			summary_text(&o, &st);
+		if (rc == STRATA_EPARTIAL) {
+			fprintf(stderr,
+				"strata ingest: %s@v%u was made, but %" PRIu64
+				" files could not be read (named above)\n",
+				o.dataset, st.version, st.errors);
+			ret = EXIT_PARTIAL;
+		}
+	}
+	strata_repo_close(r);
+	return ret;
+}

@@ -1,0 +1,90 @@
+/*
+ * main.c - the strata command: global options, then one dispatch table
+ * of subcommands, each in its own cmd_<name>.c.
+ */
+#include "cli/cli.h"
+
+static const cmd cmds[] = {
+	{"init", cmd_init, usage_init},
+	{"ingest", cmd_ingest, usage_ingest},
+	{"datasets", cmd_datasets, usage_datasets},
+	{"log", cmd_log, usage_log},
+	{"ls", cmd_ls, usage_ls},
+	{"cat", cmd_cat, usage_cat},
+	{"diff", cmd_diff, usage_diff},
+	{"restore", cmd_restore, usage_restore},
+	{"check", cmd_check, usage_check},
+	{"debug", cmd_debug, usage_debug},
+};
+
+static void help(FILE *f)
+{
+	fputs("usage: strata [-R REPO] [--password-file F] [--key-file F] "
+	      "[--json] [-q] COMMAND [ARGS]\n\n"
+	      "Governed, versioned, deduplicated, encrypted store for "
+	      "biomedical data.\n\ncommands:\n"
+	      "  init      create a repository\n"
+	      "  ingest    store paths as a new version of a dataset\n"
+	      "  datasets  list datasets\n"
+	      "  log       list the versions of a dataset\n"
+	      "  ls        list the files of a version\n"
+	      "  cat       write one file of a version to stdout\n"
+	      "  diff      compare two versions\n"
+	      "  restore   restore a version into a directory\n"
+	      "  check     verify the repository\n\n"
+	      "The repository comes from -R or STRATA_REPO; the password from "
+	      "STRATA_PASSWORD\nor --password-file; a key file from --key-file "
+	      "or STRATA_KEY_FILE.\n'strata COMMAND -h' describes a command; "
+	      "docs/ has a page for each.\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"repo", required_argument, NULL, 'R'},
+		{"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+		{"key-file", required_argument, NULL, OPT_KEY_FILE},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}};
+	cli c;
+	int o;
+	memset(&c, 0, sizeof(c));
+	while ((o = getopt_long(argc, argv, "+R:qhV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'R': c.repo = optarg; break;
+		case 'q': c.quiet = true; strata_quiet = 1; break;
+		case OPT_JSON: c.json = true; break;
+		case OPT_PASSWORD_FILE: c.password_file = optarg; break;
+		case OPT_KEY_FILE: c.key_file = optarg; break;
+		case 'h': help(stdout); return EXIT_OK;
+		case 'V': printf("strata %s\n", STRATA_VERSION); return EXIT_OK;
+		default: help(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		help(stderr);
+		return EXIT_USAGE;
+	}
+	const char *name = argv[optind];
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(cmds[i].name, name))
+			continue;
+		int sub_argc = argc - optind;
+		char **sub_argv = argv + optind;
+		optind = 0; /* full re-initialisation for the subcommand */
+		int rc = cmds[i].run(&c, sub_argc, sub_argv);
+		cli_free(&c);
+		if (fflush(stdout) || ferror(stdout)) {
+			fprintf(stderr, "strata %s: cannot write output: %s\n", name,
+				strerror(errno));
+			return EXIT_FAIL;
+		}
+		return rc;
+	}
+	fprintf(stderr, "strata: unknown command '%s' (see 'strata -h')\n", name);
+	return EXIT_USAGE;
+}

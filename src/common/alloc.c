@@ -1,0 +1,62 @@
+/*
+ * alloc.c - the single allocation wrapper. Tests use
+ * strata_alloc_fail_after() to fail the Nth allocation and check that every
+ * path reports ENOMEM cleanly.
+ */
+#include "common/common.h"
+
+static long fail_countdown; /* 0: never fail */
+
+void strata_alloc_fail_after(long n)
+{
+	__atomic_store_n(&fail_countdown, n, __ATOMIC_SEQ_CST);
+}
+
+static bool should_fail(void)
+{
+	long v = __atomic_load_n(&fail_countdown, __ATOMIC_RELAXED);
+	if (v <= 0)
+		return false;
+	return __atomic_sub_fetch(&fail_countdown, 1, __ATOMIC_SEQ_CST) == 0;
+}
+
+void *strata_malloc(size_t n)
+{
+	if (should_fail())
+		return NULL;
+	return malloc(n ? n : 1);
+}
+
+void *strata_calloc(size_t count, size_t size)
+{
+	if (should_fail())
+		return NULL;
+	return calloc(count ? count : 1, size ? size : 1);
+}
+
+void *strata_realloc(void *p, size_t n)
+{
+	if (should_fail())
+		return NULL;
+	return realloc(p, n ? n : 1);
+}
+
+char *strata_strndup(const char *s, size_t n)
+{
+	char *r = strata_malloc(n + 1);
+	if (r) {
+		memcpy(r, s, n);
+		r[n] = 0;
+	}
+	return r;
+}
+
+char *strata_strdup(const char *s)
+{
+	return strata_strndup(s, strlen(s));
+}
+
+void strata_free(void *p)
+{
+	free(p);
+}

@@ -1,0 +1,95 @@
+/*
+ * util.c - hex encoding, checked number parsing, clocks, ISO time and
+ * mkdir -p: small helpers with no better home.
+ */
+#include "common/common.h"
+
+void strata_hex(char *out, const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+static int nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int strata_unhex(uint8_t *out, size_t n, const char *hex)
+{
+	if (strlen(hex) != 2 * n)
+		return STRATA_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return STRATA_EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int strata_parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	if (!s || !*s || *s == '-' || *s == '+')
+		return STRATA_EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return STRATA_EINVAL;
+	*out = v;
+	return 0;
+}
+
+uint64_t strata_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double strata_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void strata_iso_time(char *out, size_t outlen, int64_t ns)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int strata_mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+	if (n >= sizeof(tmp))
+		return strata_error_set(STRATA_EINVAL, "path too long: '%s'", path);
+	memcpy(tmp, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (tmp[i] != '/' && tmp[i] != 0)
+			continue;
+		char c = tmp[i];
+		tmp[i] = 0;
+		if (mkdir(tmp, mode) && errno != EEXIST)
+			return strata_error_set(strata_errno_code(errno),
+						"cannot create directory '%s': %s",
+						tmp, strerror(errno));
+		tmp[i] = c;
+	}
+	return 0;
+}

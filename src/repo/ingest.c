@@ -1,0 +1,980 @@
+/*
+ * ingest.c - turn paths into a new dataset version. The walk (one thread)
+ * builds the tree in memory and reuses the previous version's entries for
+ * files whose size, mtime, ctime and inode are unchanged (the stat cache).
+ * Files to read are handed, largest first, to one worker per core; each
+ * worker reads, chunks, hashes, compresses, encrypts and packs on its own,
+ * sharing only the chunk index. Trees, the index object and the snapshot
+ * follow, in that order, so a version becomes visible only when
+ * everything it names is durable.
+ */
+#include "repo/repo_int.h"
+
+#include <pwd.h>
+
+typedef struct inode {
+	strata_node n;
+	struct inode *kids;
+	size_t nkids, cap;
+	char *src;  /* source path, for files that must be read */
+	bool kept;  /* taken whole from the previous version (--update) */
+	bool failed;
+} inode;
+
+typedef struct ingest {
+	strata_repo *r;
+	const strata_ingest_opts *o;
+	strata_ingest_stats *st;
+	inode root;
+	inode **jobs;
+	size_t njobs, capjobs;
+	size_t next_job;
+	uint64_t files_done;
+	int fatal;
+	char fatal_msg[1024];
+	pthread_mutex_t lock;
+} ingest;
+
+static void inode_release(inode *d)
+{
+	for (size_t i = 0; i < d->nkids; i++)
+		inode_release(&d->kids[i]);
+	strata_free(d->kids);
+	strata_free(d->src);
+	strata_node_release(&d->n);
+}
+
+static inode *add_kid(inode *d)
+{
+	if (d->nkids == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 8;
+		inode *k = strata_realloc(d->kids, cap * sizeof(*k));
+		if (!k)
+			return NULL;
+		d->kids = k;
+		d->cap = cap;
+	}
+	inode *k = &d->kids[d->nkids++];
+	memset(k, 0, sizeof(*k));
+	return k;
+}
+
+static int kid_cmp(const void *x, const void *y)
+{
+	const inode *a = x, *b = y;
+	return strata_name_cmp(a->n.name, a->n.name_len, b->n.name, b->n.name_len);
+}
+
+static void warn_file(ingest *g, bool error, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void warn_file(ingest *g, bool error, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&g->lock);
+	if (g->o->progress)
+		fputs("\r\033[K", stderr);
+	strata_warn("%s", msg);
+	if (error)
+		g->st->errors++;
+	else
+		g->st->skipped++;
+	pthread_mutex_unlock(&g->lock);
+}
+
+static const strata_node *old_find(const strata_tree *old, const char *name,
+				   size_t len)
+{
+	size_t lo = 0, hi = old ? old->n : 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strata_name_cmp(old->nodes[mid].name,
+					old->nodes[mid].name_len, name, len);
+		if (!c)
+			return &old->nodes[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int64_t ts_ns(struct timespec t)
+{
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void fill_stat(strata_node *n, const struct stat *sb)
+{
+	n->mode = sb->st_mode & 07777;
+	n->mtime_ns = ts_ns(sb->st_mtim);
+	n->ctime_ns = ts_ns(sb->st_ctim);
+	n->ino = (uint64_t)sb->st_ino;
+	n->size = (uint64_t)sb->st_size;
+}
+
+static int add_job(ingest *g, inode *f)
+{
+	if (g->njobs == g->capjobs) {
+		size_t cap = g->capjobs ? g->capjobs * 2 : 256;
+		inode **j = strata_realloc(g->jobs, cap * sizeof(*j));
+		if (!j)
+			return strata_error_set(STRATA_ENOMEM, "out of memory");
+		g->jobs = j;
+		g->capjobs = cap;
+	}
+	g->jobs[g->njobs++] = f;
+	return 0;
+}
+
+static int walk_dir(ingest *g, inode *d, const char *path,
+		    const strata_tree *old);
+
+static int collect_jobs(ingest *g, inode *d)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < d->nkids; i++) {
+		inode *k = &d->kids[i];
+		if (k->src)
+			rc = add_job(g, k);
+		else if (k->n.type == STRATA_NODE_DIR && !k->kept)
+			rc = collect_jobs(g, k);
+	}
+	return rc;
+}
+
+/* Fill `k` (already named) from the file system object at `path`. */
+static int visit(ingest *g, inode *k, const char *path, const struct stat *sb,
+		 const strata_node *prev)
+{
+	int rc = 0;
+	fill_stat(&k->n, sb);
+	if (S_ISREG(sb->st_mode)) {
+		k->n.type = STRATA_NODE_FILE;
+		if (prev && prev->type == STRATA_NODE_FILE &&
+		    prev->size == k->n.size && prev->mtime_ns == k->n.mtime_ns &&
+		    prev->ctime_ns == k->n.ctime_ns && prev->ino == k->n.ino &&
+		    (prev->nchunks || !prev->size)) {
+			memcpy(k->n.sha256, prev->sha256, 32);
+			k->n.nchunks = prev->nchunks;
+			if (prev->nchunks) {
+				size_t sz = (size_t)prev->nchunks * 32;
+				if (!(k->n.chunks = strata_malloc(sz)))
+					return strata_error_set(STRATA_ENOMEM,
+								"out of memory");
+				memcpy(k->n.chunks, prev->chunks, sz);
+			}
+			g->st->files_unchanged++;
+			return 0;
+		}
+		if (!(k->src = strata_strdup(path)))
+			return strata_error_set(STRATA_ENOMEM, "out of memory");
+		return 0; /* queued by collect_jobs once the tree stops moving */
+	}
+	if (S_ISDIR(sb->st_mode)) {
+		strata_tree sub = {0};
+		bool have = false;
+		k->n.type = STRATA_NODE_DIR;
+		k->n.size = 0;
+		if (prev && prev->type == STRATA_NODE_DIR)
+			have = repo__load_tree(g->r, prev->subtree, &sub) == 0;
+		rc = walk_dir(g, k, path, have ? &sub : NULL);
+		if (have)
+			strata_tree_release(&sub);
+		return rc;
+	}
+	if (S_ISLNK(sb->st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0) {
+			warn_file(g, true, "cannot read link '%s': %s", path,
+				  strerror(errno));
+			k->failed = true;
+			return 0;
+		}
+		target[n] = 0;
+		k->n.type = STRATA_NODE_SYMLINK;
+		k->n.size = 0;
+		if (!(k->n.target = strata_strdup(target)))
+			return strata_error_set(STRATA_ENOMEM, "out of memory");
+		return 0;
+	}
+	const char *what = S_ISFIFO(sb->st_mode)	? "a fifo"
+			   : S_ISSOCK(sb->st_mode) ? "a socket"
+			   : S_ISCHR(sb->st_mode)  ? "a character device"
+			   : S_ISBLK(sb->st_mode)  ? "a block device"
+						   : "not a regular file";
+	warn_file(g, false, "skipping '%s': %s", path, what);
+	k->failed = true;
+	return 0;
+}
+
+static int walk_dir(ingest *g, inode *d, const char *path,
+		    const strata_tree *old)
+{
+	DIR *dir = opendir(path);
+	struct dirent *e;
+	strata_buf p = STRATA_BUF_INIT;
+	int rc = 0;
+	if (!dir) {
+		warn_file(g, true, "cannot read directory '%s': %s", path,
+			  strerror(errno));
+		d->failed = true;
+		return 0;
+	}
+	while (!rc && (errno = 0, e = readdir(dir))) {
+		struct stat sb;
+		size_t nl = strlen(e->d_name);
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		strata_buf_reset(&p);
+		if ((rc = strata_buf_puts(&p, path)) ||
+		    (rc = strata_buf_put_u8(&p, '/')) ||
+		    (rc = strata_buf_put(&p, e->d_name, nl)) ||
+		    (rc = strata_buf_cstr(&p)))
+			break;
+		const char *kp = (const char *)p.ptr;
+		if (lstat(kp, &sb)) {
+			warn_file(g, true, "cannot stat '%s': %s", kp,
+				  strerror(errno));
+			continue;
+		}
+		inode *k = add_kid(d);
+		if (!k || !(k->n.name = strata_strndup(e->d_name, nl))) {
+			rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+			break;
+		}
+		k->n.name_len = (uint16_t)nl;
+		rc = visit(g, k, kp, &sb, old_find(old, e->d_name, nl));
+	}
+	closedir(dir);
+	strata_buf_release(&p);
+	if (!rc)
+		qsort(d->kids, d->nkids, sizeof(*d->kids), kid_cmp);
+	return rc;
+}
+
+/* ---- the workers ---- */
+
+typedef struct worker {
+	ingest *g;
+	strata_codec *codec;
+	strata_hmac *hmac;
+	strata_sha256_ctx *sha;
+	strata_pack_writer pack;
+	strata_buf sealed;
+	uint8_t *buf;
+	size_t bufsize;
+	uint8_t (*ids)[32];
+	size_t nids, capids;
+	int rc;
+} worker;
+
+static bool known_compressed(const uint8_t *p, size_t n)
+{
+	if (n < 4)
+		return false;
+	return (p[0] == 0x1f && p[1] == 0x8b) ||	     /* gzip, BGZF */
+	       !memcmp(p, "CRAM", 4) || !memcmp(p, "PK\3\4", 4) ||
+	       (p[0] == 0xff && p[1] == 0xd8) ||	     /* JPEG */
+	       !memcmp(p, "\x89PNG", 4) || !memcmp(p, "\x28\xb5\x2f\xfd", 4) ||
+	       !memcmp(p, "\xfd" "7zX", 4) || !memcmp(p, "BZh", 3);
+}
+
+static int push_id(worker *w, const uint8_t id[32])
+{
+	if (w->nids == w->capids) {
+		size_t cap = w->capids ? w->capids * 2 : 64;
+		void *p = strata_realloc(w->ids, cap * 32);
+		if (!p)
+			return strata_error_set(STRATA_ENOMEM, "out of memory");
+		w->ids = p;
+		w->capids = cap;
+	}
+	memcpy(w->ids[w->nids++], id, 32);
+	return 0;
+}
+
+static int store_chunk(worker *w, const uint8_t *p, size_t n, bool comp)
+{
+	strata_repo *r = w->g->r;
+	uint8_t id[32];
+	int c, rc;
+	strata_hmac_calc(w->hmac, id, p, n);
+	if ((rc = push_id(w, id)))
+		return rc;
+	pthread_mutex_lock(&r->ix.lock);
+	int claimed = repo__claim(r, id);
+	pthread_mutex_unlock(&r->ix.lock);
+	if (claimed <= 0)
+		return claimed;
+	__atomic_add_fetch(&w->g->st->bytes_new, n, __ATOMIC_RELAXED);
+	if ((rc = strata_codec_seal(w->codec, &w->sealed, p, n, comp, &c)) ||
+	    (rc = strata_pack_add(&w->pack, id, STRATA_BLOB_DATA, w->sealed.ptr,
+				  w->sealed.len, (uint32_t)n)))
+		return rc;
+	if (w->pack.data.len >= r->pack_size) {
+		uint64_t stored = 0;
+		rc = repo__flush_pack(r, &w->pack, w->codec, &stored);
+		__atomic_add_fetch(&w->g->st->bytes_stored, stored,
+				   __ATOMIC_RELAXED);
+	}
+	return rc;
+}
+
+/* Read, chunk and store one file. *src_err tells a problem with the
+ * source file (reported, the file left out) from one with the repository
+ * (fatal for the ingest). */
+static int do_file(worker *w, inode *f, bool *src_err)
+{
+	strata_repo *r = w->g->r;
+	struct stat st0, st1;
+	size_t have = 0;
+	uint64_t total = 0;
+	bool eof = false, comp = true, first = true;
+	int rc = 0;
+	*src_err = true;
+	int fd = open(f->src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return strata_error_set(strata_errno_code(errno),
+					"cannot open '%s': %s", f->src,
+					strerror(errno));
+	if (fstat(fd, &st0) || !S_ISREG(st0.st_mode)) {
+		rc = strata_error_set(STRATA_EIO, "'%s' is no longer a regular file",
+				      f->src);
+		goto out;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	w->nids = 0;
+	for (;;) {
+		while (!eof && have < w->bufsize) {
+			ssize_t n = read(fd, w->buf + have, w->bufsize - have);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				rc = strata_error_set(strata_errno_code(errno),
+						      "cannot read '%s': %s",
+						      f->src, strerror(errno));
+				goto out;
+			}
+			if (n == 0)
+				eof = true;
+			have += (size_t)n;
+			total += (uint64_t)n;
+			__atomic_add_fetch(&w->g->st->bytes_read, (uint64_t)n,
+					   __ATOMIC_RELAXED);
+		}
+		if (first) {
+			comp = !known_compressed(w->buf, have);
+			first = false;
+		}
+		size_t off = 0;
+		while (off < have && (eof || have - off >= r->chunk_max)) {
+			size_t len = strata_chunker_next(&r->chunker, w->buf + off,
+							 have - off, eof);
+			strata_sha256_update(w->sha, w->buf + off, len);
+			*src_err = false;
+			if ((rc = store_chunk(w, w->buf + off, len, comp)))
+				goto out;
+			*src_err = true;
+			off += len;
+		}
+		memmove(w->buf, w->buf + off, have - off);
+		have -= off;
+		if (eof && !have)
+			break;
+	}
+	if (fstat(fd, &st1) || st1.st_size != st0.st_size ||
+	    ts_ns(st1.st_mtim) != ts_ns(st0.st_mtim) ||
+	    ts_ns(st1.st_ctim) != ts_ns(st0.st_ctim) ||
+	    total != (uint64_t)st0.st_size) {
+		rc = strata_error_set(STRATA_ECHANGED, "'%s' changed while it was read",
+				      f->src);
+		goto out;
+	}
+	fill_stat(&f->n, &st0);
+	strata_sha256_final(w->sha, f->n.sha256);
+	strata_free(f->n.chunks);
+	f->n.chunks = NULL;
+	f->n.nchunks = (uint32_t)w->nids;
+	if (w->nids) {
+		if (!(f->n.chunks = strata_malloc(w->nids * 32))) {
+			*src_err = false;
+			rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(f->n.chunks, w->ids, w->nids * 32);
+	}
+out:
+	if (rc) {
+		uint8_t junk[32];
+		strata_sha256_final(w->sha, junk); /* reset for the next file */
+	}
+	close(fd);
+	return rc;
+}
+
+static void set_fatal(ingest *g, int rc)
+{
+	pthread_mutex_lock(&g->lock);
+	if (!g->fatal) {
+		g->fatal = rc;
+		snprintf(g->fatal_msg, sizeof(g->fatal_msg), "%s",
+			 strata_error_msg());
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void *work(void *arg)
+{
+	worker *w = arg;
+	ingest *g = w->g;
+	for (;;) {
+		size_t i = __atomic_fetch_add(&g->next_job, 1, __ATOMIC_RELAXED);
+		if (i >= g->njobs || __atomic_load_n(&g->fatal, __ATOMIC_RELAXED))
+			break;
+		inode *f = g->jobs[i];
+		bool src_err = false;
+		int rc = 0;
+		for (int attempt = 0; attempt < 3; attempt++) {
+			rc = do_file(w, f, &src_err);
+			if (rc != STRATA_ECHANGED)
+				break;
+		}
+		if (rc && !src_err) {
+			set_fatal(g, rc);
+			break;
+		}
+		if (rc) {
+			warn_file(g, true, "%s%s; left out of this version",
+				  strata_error_msg(),
+				  rc == STRATA_ECHANGED ? " (3 attempts)" : "");
+			f->failed = true;
+		}
+		__atomic_add_fetch(&g->files_done, 1, __ATOMIC_RELAXED);
+	}
+	uint64_t stored = 0;
+	int rc = repo__flush_pack(g->r, &w->pack, w->codec, &stored);
+	__atomic_add_fetch(&g->st->bytes_stored, stored, __ATOMIC_RELAXED);
+	if (rc)
+		set_fatal(g, rc);
+	return NULL;
+}
+
+static int worker_init(worker *w, ingest *g)
+{
+	strata_repo *r = g->r;
+	int rc;
+	memset(w, 0, sizeof(*w));
+	w->g = g;
+	w->bufsize = (size_t)r->chunk_max * 2;
+	w->sealed.limit = STRATA_BLOB_MAX + 65536;
+	w->pack.data.limit = (size_t)r->pack_size + STRATA_BLOB_MAX + (1u << 20);
+	if (!(w->buf = strata_malloc(w->bufsize)))
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	if ((rc = strata_codec_new(&w->codec, &r->keys, r->zstd_level)) ||
+	    (rc = strata_hmac_new(&w->hmac, r->keys.id_key, 32)) ||
+	    (rc = strata_sha256_new(&w->sha)))
+		return rc;
+	return 0;
+}
+
+static void worker_release(worker *w)
+{
+	strata_codec_free(w->codec);
+	strata_hmac_free(w->hmac);
+	strata_sha256_free(w->sha);
+	strata_pack_writer_release(&w->pack);
+	strata_buf_release(&w->sealed);
+	strata_free(w->buf);
+	strata_free(w->ids);
+}
+
+static int job_cmp(const void *x, const void *y)
+{
+	const inode *a = *(inode *const *)x, *b = *(inode *const *)y;
+	return a->n.size < b->n.size ? 1 : a->n.size > b->n.size ? -1 : 0;
+}
+
+static void show_progress(ingest *g, strata_progress *pr)
+{
+	if (!strata_progress_due(pr))
+		return;
+	double el = strata_mono() - pr->start;
+	uint64_t rd = __atomic_load_n(&g->st->bytes_read, __ATOMIC_RELAXED);
+	strata_progress_show(pr, "ingest: %" PRIu64 "/%zu files read, %.1f MiB, "
+			     "%.0f MiB/s",
+			     __atomic_load_n(&g->files_done, __ATOMIC_RELAXED),
+			     g->njobs, (double)rd / 1048576.0,
+			     el > 0 ? (double)rd / 1048576.0 / el : 0.0);
+}
+
+static int run_workers(ingest *g)
+{
+	int nt = g->o->threads > 0 ? g->o->threads
+				   : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (nt < 1)
+		nt = 1;
+	if (nt > 64)
+		nt = 64;
+	if ((size_t)nt > g->njobs)
+		nt = g->njobs ? (int)g->njobs : 1;
+	worker *ws = strata_calloc((size_t)nt, sizeof(*ws));
+	pthread_t *th = strata_calloc((size_t)nt, sizeof(*th));
+	strata_progress pr;
+	int rc = 0, started = 0;
+	if (!ws || !th) {
+		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+		goto out;
+	}
+	qsort(g->jobs, g->njobs, sizeof(*g->jobs), job_cmp);
+	for (int i = 0; i < nt; i++) {
+		if ((rc = worker_init(&ws[i], g)))
+			goto join;
+		if (pthread_create(&th[i], NULL, work, &ws[i])) {
+			rc = strata_error_set(STRATA_EIO, "cannot start a thread");
+			goto join;
+		}
+		started++;
+	}
+	strata_progress_init(&pr);
+	pr.enabled = pr.enabled && g->o->progress;
+	while (__atomic_load_n(&g->files_done, __ATOMIC_RELAXED) < g->njobs &&
+	       !__atomic_load_n(&g->fatal, __ATOMIC_RELAXED)) {
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		show_progress(g, &pr);
+	}
+	strata_progress_done(&pr);
+join:
+	if (rc)
+		set_fatal(g, rc);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < nt; i++)
+		worker_release(&ws[i]);
+out:
+	strata_free(ws);
+	strata_free(th);
+	return rc;
+}
+
+/* ---- trees, bottom up ---- */
+
+typedef struct tree_ctx {
+	ingest *g;
+	strata_pack_writer pack;
+	strata_buf enc;
+} tree_ctx;
+
+static int build_tree(tree_ctx *tc, inode *d, uint8_t id[32])
+{
+	strata_tree t = {0};
+	int rc = 0;
+	t.nodes = strata_calloc(d->nkids ? d->nkids : 1, sizeof(*t.nodes));
+	if (!t.nodes)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	for (size_t i = 0; i < d->nkids; i++) {
+		inode *k = &d->kids[i];
+		if (k->failed)
+			continue;
+		if (k->n.type == STRATA_NODE_DIR && !k->kept) {
+			if ((rc = build_tree(tc, k, k->n.subtree)))
+				goto out;
+			tc->g->st->dirs++;
+		}
+		if (k->n.type == STRATA_NODE_FILE) {
+			tc->g->st->files++;
+			tc->g->st->bytes_total += k->n.size;
+		} else if (k->n.type == STRATA_NODE_SYMLINK) {
+			tc->g->st->symlinks++;
+		}
+		t.nodes[t.n++] = k->n; /* shallow: d keeps ownership */
+	}
+	strata_buf_reset(&tc->enc);
+	if ((rc = strata_tree_encode(&t, &tc->enc)))
+		goto out;
+	strata_hmac_calc(tc->g->r->hmac, id, tc->enc.ptr, tc->enc.len);
+	uint64_t stored = 0;
+	rc = repo__store_blob(tc->g->r, &tc->pack, tc->g->r->codec,
+			      STRATA_BLOB_TREE, id, tc->enc.ptr, tc->enc.len, true,
+			      &stored);
+	tc->g->st->bytes_stored += stored;
+out:
+	strata_free(t.nodes);
+	return rc;
+}
+
+/* Count what a kept (--update) subtree holds, for the statistics. */
+static int count_kept(ingest *g, const uint8_t id[32])
+{
+	strata_tree t;
+	int rc = repo__load_tree(g->r, id, &t);
+	for (size_t i = 0; !rc && i < t.n; i++) {
+		strata_node *n = &t.nodes[i];
+		if (n->type == STRATA_NODE_DIR) {
+			g->st->dirs++;
+			rc = count_kept(g, n->subtree);
+		} else if (n->type == STRATA_NODE_FILE) {
+			g->st->files++;
+			g->st->bytes_total += n->size;
+		} else {
+			g->st->symlinks++;
+		}
+	}
+	if (!rc)
+		strata_tree_release(&t);
+	return rc;
+}
+
+/* ---- catalog rows from the in-memory tree ---- */
+
+typedef struct rows_ctx {
+	strata_repo *r;
+	int64_t row;
+	const char *layer, *klass;
+	strata_buf path;
+} rows_ctx;
+
+static int add_kept_rows(rows_ctx *rc_, const uint8_t id[32]);
+
+static int add_rows(rows_ctx *x, const inode *d)
+{
+	size_t base = x->path.len;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < d->nkids; i++) {
+		const inode *k = &d->kids[i];
+		if (k->failed)
+			continue;
+		x->path.len = base;
+		if ((base && (rc = strata_buf_put_u8(&x->path, '/'))) ||
+		    (rc = strata_buf_put(&x->path, k->n.name, k->n.name_len)))
+			break;
+		if (k->n.type == STRATA_NODE_DIR)
+			rc = k->kept ? add_kept_rows(x, k->n.subtree)
+				     : add_rows(x, k);
+		else if (k->n.type == STRATA_NODE_FILE)
+			rc = strata_catalog_add_file(x->r->cat, x->row,
+						     (char *)x->path.ptr,
+						     x->path.len, k->n.size,
+						     k->n.sha256, x->layer,
+						     x->klass);
+	}
+	x->path.len = base;
+	return rc;
+}
+
+static int add_kept_rows(rows_ctx *x, const uint8_t id[32])
+{
+	strata_tree t;
+	size_t base = x->path.len;
+	int rc = repo__load_tree(x->r, id, &t);
+	for (size_t i = 0; !rc && i < t.n; i++) {
+		strata_node *n = &t.nodes[i];
+		x->path.len = base;
+		if ((rc = strata_buf_put_u8(&x->path, '/')) ||
+		    (rc = strata_buf_put(&x->path, n->name, n->name_len)))
+			break;
+		if (n->type == STRATA_NODE_DIR)
+			rc = add_kept_rows(x, n->subtree);
+		else if (n->type == STRATA_NODE_FILE)
+			rc = strata_catalog_add_file(x->r->cat, x->row,
+						     (char *)x->path.ptr,
+						     x->path.len, n->size,
+						     n->sha256, x->layer,
+						     x->klass);
+	}
+	x->path.len = base;
+	if (t.nodes)
+		strata_tree_release(&t);
+	return rc;
+}
+
+static void author(char *out, size_t n)
+{
+	char host[256] = "localhost";
+	const char *user = getenv("USER");
+	struct passwd *pw;
+	if (!user && (pw = getpwuid(getuid())))
+		user = pw->pw_name;
+	gethostname(host, sizeof(host) - 1);
+	snprintf(out, n, "%s@%s", user ? user : "unknown", host);
+}
+
+static int commit(ingest *g, const uint8_t root[32])
+{
+	strata_repo *r = g->r;
+	strata_snapshot s;
+	strata_buf plain = STRATA_BUF_INIT, sealed = STRATA_BUF_INIT;
+	uint8_t prev[32], sid[32];
+	uint32_t latest = 0;
+	char who[300], hex[65], name[80];
+	int comp, rc;
+	memset(&s, 0, sizeof(s));
+	if ((rc = strata_catalog_begin(r->cat)))
+		return rc;
+	if ((rc = repo__sync(r)))
+		goto fail;
+	rc = strata_catalog_find(r->cat, g->o->dataset, 0, prev, &latest);
+	if (rc && rc != STRATA_ENOTFOUND)
+		goto fail;
+	author(who, sizeof(who));
+	s.dataset = (char *)g->o->dataset;
+	s.version = latest + 1;
+	s.layer = (char *)g->o->layer;
+	s.klass = (char *)g->o->klass;
+	s.message = (char *)g->o->message;
+	s.author = who;
+	s.time_ns = (int64_t)strata_now_ns();
+	memcpy(s.root, root, 32);
+	s.has_parent = latest > 0;
+	if (latest)
+		memcpy(s.parent, prev, 32);
+	s.files = g->st->files;
+	s.dirs = g->st->dirs;
+	s.bytes = g->st->bytes_total;
+	s.zone = r->zone;
+	if ((rc = strata_snapshot_encode(&s, &plain)) ||
+	    (rc = strata_codec_seal(r->codec, &sealed, plain.ptr, plain.len, true,
+				    &comp)))
+		goto fail;
+	strata_sha256(sid, sealed.ptr, sealed.len);
+	strata_hex(hex, sid, 32);
+	snprintf(name, sizeof(name), "snapshots/%s", hex);
+	/* The snapshot object is the commit point: from here the version
+	 * exists, and a crash before COMMIT is repaired by repo__sync. */
+	if ((rc = r->be->ops->put(r->be, name, sealed.ptr, sealed.len)))
+		goto fail;
+	strata_cat_snap cs;
+	memset(&cs, 0, sizeof(cs));
+	memcpy(cs.id, sid, 32);
+	cs.dataset = s.dataset;
+	cs.version = s.version;
+	cs.time_ns = s.time_ns;
+	cs.message = s.message;
+	snprintf(cs.layer, sizeof(cs.layer), "%s", s.layer);
+	snprintf(cs.klass, sizeof(cs.klass), "%s", s.klass);
+	cs.files = s.files;
+	cs.bytes = s.bytes;
+	cs.parent_version = latest;
+	rows_ctx x = {r, 0, s.layer, s.klass, STRATA_BUF_INIT};
+	if (!(rc = strata_catalog_add_snapshot(r->cat, &cs, &x.row)))
+		rc = add_rows(&x, &g->root);
+	strata_buf_release(&x.path);
+	if (rc || (rc = strata_catalog_commit(r->cat)))
+		goto fail;
+	g->st->version = s.version;
+	memcpy(g->st->snapshot, hex, 65);
+	goto out;
+fail:
+	strata_catalog_rollback(r->cat);
+out:
+	strata_buf_release(&plain);
+	strata_buf_release(&sealed);
+	return rc;
+}
+
+static const char *base_name(const char *path, char *buf, size_t n)
+{
+	size_t len = strlen(path);
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	size_t start = len;
+	while (start > 0 && path[start - 1] != '/')
+		start--;
+	snprintf(buf, n, "%.*s", (int)(len - start), path + start);
+	if (!strcmp(buf, ".") || !strcmp(buf, "..") || !strcmp(buf, "/") ||
+	    !buf[0]) {
+		char real[PATH_MAX];
+		if (realpath(path, real)) {
+			const char *s = strrchr(real, '/');
+			snprintf(buf, n, "%s", s && s[1] ? s + 1 : "root");
+		}
+	}
+	return buf;
+}
+
+/* Seed the root with the previous version's entries (--update), or just
+ * load them for the stat cache. */
+static int load_previous(ingest *g, strata_tree *prev)
+{
+	strata_snapshot s;
+	uint8_t id[32];
+	uint32_t v;
+	memset(prev, 0, sizeof(*prev));
+	int rc = strata_catalog_find(g->r->cat, g->o->dataset, 0, id, &v);
+	if (rc == STRATA_ENOTFOUND)
+		return 0;
+	if (rc || (rc = repo__load_snapshot(g->r, id, &s)))
+		return rc;
+	rc = repo__load_tree(g->r, s.root, prev);
+	strata_snapshot_release(&s);
+	return rc;
+}
+
+static int seed_update(ingest *g, strata_tree *prev)
+{
+	for (size_t i = 0; i < prev->n; i++) {
+		inode *k = add_kid(&g->root);
+		if (!k)
+			return strata_error_set(STRATA_ENOMEM, "out of memory");
+		k->n = prev->nodes[i];
+		memset(&prev->nodes[i], 0, sizeof(prev->nodes[i]));
+		k->kept = true;
+	}
+	return 0;
+}
+
+static int add_roots(ingest *g, const char *const *paths, size_t n,
+		     const strata_tree *prev)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		char name[NAME_MAX + 1];
+		struct stat sb;
+		base_name(paths[i], name, sizeof(name));
+		size_t nl = strlen(name);
+		lstat(paths[i], &sb);
+		inode *k = NULL;
+		strata_node replaced;
+		const strata_node *cache = old_find(prev, name, nl);
+		memset(&replaced, 0, sizeof(replaced));
+		for (size_t j = 0; j < g->root.nkids; j++) {
+			inode *o = &g->root.kids[j];
+			if (!strata_name_cmp(o->n.name, o->n.name_len, name, nl)) {
+				if (!o->kept)
+					return strata_error_set(
+						STRATA_EINVAL,
+						"two paths would both be stored as "
+						"'%s': ingest them from a common "
+						"parent directory instead",
+						name);
+				replaced = o->n; /* --update replaces it */
+				cache = &replaced;
+				memset(o, 0, sizeof(*o));
+				k = o;
+			}
+		}
+		if (!k && !(k = add_kid(&g->root)))
+			rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+		else if (!(k->n.name = strata_strdup(name)))
+			rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+		if (!rc) {
+			k->n.name_len = (uint16_t)nl;
+			rc = visit(g, k, paths[i], &sb, cache);
+		}
+		strata_node_release(&replaced);
+	}
+	qsort(g->root.kids, g->root.nkids, sizeof(*g->root.kids), kid_cmp);
+	return rc;
+}
+
+static int check_opts(strata_repo *r, const char *const *paths, size_t n,
+		      const strata_ingest_opts *o)
+{
+	(void)r;
+	if (!o->dataset || !*o->dataset || strchr(o->dataset, '@') ||
+	    strchr(o->dataset, ':') || strchr(o->dataset, '/'))
+		return strata_error_set(STRATA_EINVAL,
+					"bad dataset name '%s': use letters, "
+					"digits, '-', '_' and '.'",
+					o->dataset ? o->dataset : "");
+	if (!repo__valid_layer(o->layer))
+		return strata_error_set(STRATA_EINVAL,
+					"unknown layer '%s': use raw, curated or "
+					"model-ready",
+					o->layer);
+	if (!repo__valid_class(o->klass))
+		return strata_error_set(STRATA_EINVAL,
+					"unknown class '%s': use phi, limited, "
+					"deid, aggregate or public",
+					o->klass);
+	if (!n)
+		return strata_error_set(STRATA_EINVAL, "nothing to ingest: name "
+					"at least one path");
+	for (size_t i = 0; i < n; i++) {
+		struct stat sb;
+		if (lstat(paths[i], &sb))
+			return strata_error_set(strata_errno_code(errno),
+						"cannot ingest '%s': %s", paths[i],
+						strerror(errno));
+	}
+	return 0;
+}
+
+int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
+		       const strata_ingest_opts *o, strata_ingest_stats *st)
+{
+	ingest g;
+	strata_tree prev = {0};
+	tree_ctx tc;
+	uint8_t root[32];
+	double t0 = strata_mono();
+	int rc;
+	memset(st, 0, sizeof(*st));
+	memset(&g, 0, sizeof(g));
+	memset(&tc, 0, sizeof(tc));
+	if ((rc = check_opts(r, paths, n, o)))
+		return rc;
+	g.r = r;
+	g.o = o;
+	g.st = st;
+	g.root.n.type = STRATA_NODE_DIR;
+	pthread_mutex_init(&g.lock, NULL);
+	uint32_t first_pack = (uint32_t)r->ix.npacks;
+	if ((rc = load_previous(&g, &prev))) {
+		strata_error_prefix(rc, "reading the previous version of '%s': ",
+				    o->dataset);
+		goto out;
+	}
+	if (o->update && (rc = seed_update(&g, &prev)))
+		goto out;
+	if ((rc = add_roots(&g, paths, n, &prev)) ||
+	    (rc = collect_jobs(&g, &g.root)) || (rc = run_workers(&g)))
+		goto out;
+	if (g.fatal) {
+		rc = strata_error_set(g.fatal, "%s", g.fatal_msg);
+		goto out;
+	}
+	tc.g = &g;
+	tc.pack.data.limit = (size_t)r->pack_size + STRATA_BLOB_MAX + (1u << 20);
+	tc.enc.limit = STRATA_BLOB_MAX;
+	for (size_t i = 0; !rc && i < g.root.nkids; i++) {
+		inode *k = &g.root.kids[i];
+		if (k->kept && !k->failed) {
+			if (k->n.type == STRATA_NODE_DIR) {
+				st->dirs++;
+				rc = count_kept(&g, k->n.subtree);
+			}
+		}
+	}
+	uint64_t stored = 0;
+	if (rc || (rc = build_tree(&tc, &g.root, root)) ||
+	    (rc = repo__flush_pack(r, &tc.pack, r->codec, &stored)))
+		goto out;
+	st->bytes_stored += stored;
+	if ((rc = repo__write_index(r, first_pack)) || (rc = commit(&g, root)))
+		goto out;
+	if (st->errors)
+		rc = STRATA_EPARTIAL;
+out:
+	if (rc && rc != STRATA_EPARTIAL && r->ix.npacks > first_pack) {
+		/* keep what was stored findable, so a retry dedups against it */
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", strata_error_msg());
+		repo__write_index(r, first_pack);
+		strata_error_set(rc, "%s", msg);
+	}
+	st->seconds = strata_mono() - t0;
+	strata_pack_writer_release(&tc.pack);
+	strata_buf_release(&tc.enc);
+	strata_tree_release(&prev);
+	inode_release(&g.root);
+	strata_free(g.jobs);
+	pthread_mutex_destroy(&g.lock);
+	return rc;
+}

@@ -1,0 +1,689 @@
+/*
+ * repo.c - creating and opening repositories: the config object, key
+ * objects, loading the chunk index, keeping the catalog in step with the
+ * snapshot objects, and the loaders every command shares.
+ */
+#include "repo/repo_int.h"
+
+#define CONFIG_MAGIC "strata-repository"
+#define MAX_SMALL_OBJECT (64u << 20)
+
+bool repo__valid_layer(const char *s)
+{
+	return !strcmp(s, "raw") || !strcmp(s, "curated") ||
+	       !strcmp(s, "model-ready");
+}
+
+bool repo__valid_class(const char *s)
+{
+	return !strcmp(s, "phi") || !strcmp(s, "limited") || !strcmp(s, "deid") ||
+	       !strcmp(s, "aggregate") || !strcmp(s, "public");
+}
+
+static int config_encode(strata_buf *b, const strata_repo *r)
+{
+	return strata_buf_printf(b,
+				 CONFIG_MAGIC " %d\nid %s\nzone %s\n"
+				 "chunk-min %u\nchunk-avg %u\nchunk-max %u\n"
+				 "pack-size %u\nzstd-level %d\n",
+				 STRATA_FORMAT_VERSION, r->id, r->zone,
+				 r->chunk_min, r->chunk_avg, r->chunk_max,
+				 r->pack_size, r->zstd_level);
+}
+
+static int config_u32(const char *v, uint32_t *out)
+{
+	uint64_t x;
+	if (strata_parse_u64(v, &x) || x > UINT32_MAX)
+		return STRATA_EINVAL;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int config_parse(strata_repo *r, char *text)
+{
+	char *save = NULL;
+	int version = 0;
+	for (char *line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(line, ' ');
+		uint32_t u = 0;
+		if (!sp)
+			goto bad;
+		*sp = 0;
+		const char *k = line, *v = sp + 1;
+		if (!strcmp(k, CONFIG_MAGIC)) {
+			if (config_u32(v, &u))
+				goto bad;
+			version = (int)u;
+		} else if (!strcmp(k, "id")) {
+			if (strlen(v) != 32)
+				goto bad;
+			memcpy(r->id, v, 33);
+		} else if (!strcmp(k, "zone")) {
+			strata_free(r->zone);
+			if (!(r->zone = strata_strdup(v)))
+				return strata_error_set(STRATA_ENOMEM, "out of memory");
+		} else if (!strcmp(k, "chunk-min")) {
+			if (config_u32(v, &r->chunk_min)) goto bad;
+		} else if (!strcmp(k, "chunk-avg")) {
+			if (config_u32(v, &r->chunk_avg)) goto bad;
+		} else if (!strcmp(k, "chunk-max")) {
+			if (config_u32(v, &r->chunk_max)) goto bad;
+		} else if (!strcmp(k, "pack-size")) {
+			if (config_u32(v, &r->pack_size)) goto bad;
+		} else if (!strcmp(k, "zstd-level")) {
+			if (config_u32(v, &u) || u > 22) goto bad;
+			r->zstd_level = (int)u;
+		} /* unknown keys: written by a newer minor version; ignore */
+	}
+	if (version != STRATA_FORMAT_VERSION)
+		return strata_error_set(STRATA_ECORRUPT,
+					"repository format version %d is not "
+					"supported (this strata reads %d)",
+					version, STRATA_FORMAT_VERSION);
+	if (!r->id[0] || !r->zone || r->pack_size < (1u << 20) ||
+	    r->pack_size > (1u << 30))
+		goto bad;
+	return 0;
+bad:
+	return strata_error_set(STRATA_ECORRUPT, "repository config is damaged");
+}
+
+int strata_repo_init(const char *path, const strata_repo_config *cfg,
+		     const strata_auth *auth)
+{
+	strata_repo r;
+	strata_buf b = STRATA_BUF_INIT;
+	strata_repo_config def = {0};
+	strata_backend *be = NULL;
+	uint8_t rid[16], kid[8];
+	char name[64], hex[33];
+	int rc;
+	if (!cfg)
+		cfg = &def;
+	if (!auth->password && !auth->keyfile)
+		return strata_error_set(STRATA_EAUTH,
+					"no password: set STRATA_PASSWORD, or use "
+					"--password-file or --key-file");
+	memset(&r, 0, sizeof(r));
+	r.chunk_min = cfg->chunk_min ? cfg->chunk_min : 256u << 10;
+	r.chunk_avg = cfg->chunk_avg ? cfg->chunk_avg : 1u << 20;
+	r.chunk_max = cfg->chunk_max ? cfg->chunk_max : 4u << 20;
+	r.pack_size = cfg->pack_size ? cfg->pack_size : 32u << 20;
+	r.zstd_level = cfg->zstd_level ? cfg->zstd_level : 3;
+	r.zone = (char *)(cfg->zone ? cfg->zone : "onprem");
+	strata_random(rid, sizeof(rid));
+	strata_hex(r.id, rid, sizeof(rid));
+	strata_random(r.keys.master, sizeof(r.keys.master));
+	strata_keys_derive(&r.keys);
+	if ((rc = strata_chunker_init(&r.chunker, r.keys.gear_key, r.chunk_min,
+				      r.chunk_avg, r.chunk_max)))
+		goto out;
+	strata_kdf_params kdf = {cfg->kdf_t ? cfg->kdf_t : 3,
+				 cfg->kdf_mem_kib ? cfg->kdf_mem_kib : 65536};
+	if ((rc = strata_backend_local_open(&be, path, 1)))
+		goto out;
+	if ((rc = strata_keys_wrap(&b, &r.keys, auth->password,
+				   auth->password_len,
+				   auth->password ? NULL : auth->keyfile, &kdf)))
+		goto out;
+	strata_random(kid, sizeof(kid));
+	strata_hex(hex, kid, sizeof(kid));
+	snprintf(name, sizeof(name), "keys/%s", hex);
+	if ((rc = be->ops->put(be, name, b.ptr, b.len)))
+		goto out;
+	if (auth->password && auth->keyfile) {
+		/* a second key object, so either secret opens the repository */
+		if ((rc = strata_keys_wrap(&b, &r.keys, NULL, 0, auth->keyfile,
+					   &kdf)))
+			goto out;
+		strata_random(kid, sizeof(kid));
+		strata_hex(hex, kid, sizeof(kid));
+		snprintf(name, sizeof(name), "keys/%s", hex);
+		if ((rc = be->ops->put(be, name, b.ptr, b.len)))
+			goto out;
+	}
+	strata_buf_reset(&b);
+	/* config last: its presence marks a complete repository */
+	if ((rc = config_encode(&b, &r)) ||
+	    (rc = be->ops->put(be, "config", b.ptr, b.len)))
+		goto out;
+out:
+	strata_wipe(&r.keys, sizeof(r.keys));
+	strata_buf_release(&b);
+	strata_backend_close(be);
+	return rc;
+}
+
+typedef struct key_try {
+	strata_repo *r;
+	const strata_auth *auth;
+	int rc;
+	int tried;
+} key_try;
+
+static int try_key(const char *name, uint64_t size, void *payload)
+{
+	key_try *k = payload;
+	uint8_t *obj = NULL;
+	size_t len;
+	(void)size;
+	int rc = k->r->be->ops->get(k->r->be, name, 4096, &obj, &len);
+	if (rc)
+		return 0;
+	k->tried++;
+	rc = strata_keys_unwrap(&k->r->keys, obj, len, k->auth->password,
+				k->auth->password_len, k->auth->keyfile);
+	strata_free(obj);
+	if (rc == 0) {
+		k->rc = 0;
+		return 1; /* stop */
+	}
+	if (k->rc == STRATA_EAUTH || k->rc == STRATA_ENOTFOUND)
+		k->rc = rc;
+	return 0;
+}
+
+static int unlock(strata_repo *r, const strata_auth *auth)
+{
+	key_try k = {r, auth, STRATA_ENOTFOUND, 0};
+	if (!auth->password && !auth->keyfile)
+		return strata_error_set(STRATA_EAUTH,
+					"repository '%s' is encrypted: set "
+					"STRATA_PASSWORD, or use --password-file "
+					"or --key-file",
+					r->be->location);
+	int rc = r->be->ops->list(r->be, "keys/", try_key, &k);
+	if (rc < 0)
+		return rc;
+	if (!k.tried)
+		return strata_error_set(STRATA_ECORRUPT,
+					"repository '%s' has no key objects",
+					r->be->location);
+	if (k.rc == STRATA_EAUTH)
+		return strata_error_set(STRATA_EAUTH,
+					"wrong password or key file for "
+					"repository '%s'",
+					r->be->location);
+	return k.rc;
+}
+
+static int load_index_obj(const char *name, uint64_t size, void *payload)
+{
+	strata_repo *r = payload;
+	uint8_t *obj = NULL;
+	size_t len;
+	strata_buf plain = STRATA_BUF_INIT;
+	(void)size;
+	int rc = r->be->ops->get(r->be, name, MAX_SMALL_OBJECT * 4, &obj, &len);
+	if (rc)
+		return rc;
+	plain.limit = MAX_SMALL_OBJECT * 4;
+	if ((rc = strata_codec_open(r->codec, &plain, obj, len,
+				    MAX_SMALL_OBJECT * 4)) ||
+	    (rc = strata_index_decode(&r->ix, plain.ptr, plain.len)))
+		rc = strata_error_prefix(rc, "index '%s': ", name);
+	strata_free(obj);
+	strata_buf_release(&plain);
+	return rc;
+}
+
+static int open_catalog(strata_repo *r)
+{
+	char path[PATH_MAX];
+	const char *dir = r->be->ops->local_dir(r->be);
+	snprintf(path, sizeof(path), "%s/catalog.db", dir);
+	int rc = strata_catalog_open(&r->cat, path, r->keys.catalog_key,
+				     r->keys.catalog_mac);
+	if (rc == STRATA_EAUTH || rc == STRATA_ECORRUPT) {
+		/* made under another key, or damaged: the store is the truth */
+		char aside[PATH_MAX + 32];
+		snprintf(aside, sizeof(aside), "%s.bad-%" PRIu64, path,
+			 strata_now_ns());
+		strata_warn("catalog '%s' is unusable (%s); rebuilding it from "
+			    "the store (old copy kept as '%s')",
+			    path, strata_error_msg(), aside);
+		rename(path, aside);
+		char wal[PATH_MAX + 8];
+		snprintf(wal, sizeof(wal), "%s-wal", path);
+		unlink(wal);
+		snprintf(wal, sizeof(wal), "%s-shm", path);
+		unlink(wal);
+		rc = strata_catalog_open(&r->cat, path, r->keys.catalog_key,
+					 r->keys.catalog_mac);
+	}
+	return rc;
+}
+
+int strata_repo_open(strata_repo **out, const char *path,
+		     const strata_auth *auth)
+{
+	uint8_t *cfg = NULL;
+	size_t cfglen;
+	int rc;
+	strata_repo *r = strata_calloc(1, sizeof(*r));
+	if (!r)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	if ((rc = strata_index_init(&r->ix)))
+		goto fail;
+	if ((rc = strata_backend_local_open(&r->be, path, 0)))
+		goto fail;
+	rc = r->be->ops->get(r->be, "config", 65536, &cfg, &cfglen);
+	if (rc == STRATA_ENOTFOUND)
+		rc = strata_error_set(STRATA_ENOTFOUND,
+				      "'%s' is not a strata repository (no config): "
+				      "create one with 'strata init %s'",
+				      path, path);
+	if (rc)
+		goto fail;
+	char *text = strata_strndup((char *)cfg, cfglen);
+	strata_free(cfg);
+	if (!text) {
+		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+		goto fail;
+	}
+	rc = config_parse(r, text);
+	strata_free(text);
+	if (rc || (rc = unlock(r, auth)))
+		goto fail;
+	if ((rc = strata_chunker_init(&r->chunker, r->keys.gear_key, r->chunk_min,
+				      r->chunk_avg, r->chunk_max)) ||
+	    (rc = strata_codec_new(&r->codec, &r->keys, r->zstd_level)) ||
+	    (rc = strata_hmac_new(&r->hmac, r->keys.id_key, 32)))
+		goto fail;
+	if ((rc = r->be->ops->list(r->be, "index/", load_index_obj, r)))
+		goto fail;
+	if ((rc = open_catalog(r)))
+		goto fail;
+	if ((rc = strata_catalog_begin(r->cat)))
+		goto fail;
+	if ((rc = repo__sync(r))) {
+		strata_catalog_rollback(r->cat);
+		goto fail;
+	}
+	if ((rc = strata_catalog_commit(r->cat)))
+		goto fail;
+	*out = r;
+	return 0;
+fail:
+	strata_repo_close(r);
+	return rc;
+}
+
+void strata_repo_close(strata_repo *r)
+{
+	if (!r)
+		return;
+	strata_catalog_close(r->cat);
+	strata_codec_free(r->codec);
+	strata_hmac_free(r->hmac);
+	strata_index_release(&r->ix);
+	strata_backend_close(r->be);
+	strata_free(r->zone);
+	strata_wipe(&r->keys, sizeof(r->keys));
+	strata_free(r);
+}
+
+const char *strata_repo_zone(const strata_repo *r)
+{
+	return r->zone;
+}
+
+const char *strata_repo_id(const strata_repo *r)
+{
+	return r->id;
+}
+
+int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
+		    const uint8_t id[32], strata_buf *out)
+{
+	char hex[65], name[128];
+	uint8_t check[32];
+	strata_hex(hex, id, 32);
+	pthread_mutex_lock(&r->ix.lock);
+	const strata_index_ent *e = strata_index_find(&r->ix, id);
+	strata_index_ent ent;
+	if (e)
+		ent = *e;
+	pthread_mutex_unlock(&r->ix.lock);
+	if (!e || ent.pack >= r->ix.npacks)
+		return strata_error_set(STRATA_ECORRUPT,
+					"blob %.16s is missing from the index", hex);
+	uint8_t *buf = strata_malloc(ent.length);
+	if (!buf)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	strata_pack_name(name, sizeof(name), r->ix.packs[ent.pack]);
+	int rc = r->be->ops->get_range(r->be, name, ent.offset, ent.length, buf);
+	if (!rc && (rc = strata_codec_open(c, out, buf, ent.length,
+					   ent.raw_len)))
+		strata_error_prefix(rc, "blob %.16s in pack '%s': ", hex, name);
+	strata_free(buf);
+	if (rc)
+		return rc;
+	strata_hmac_calc(h, check, out->ptr, out->len);
+	if (memcmp(check, id, 32) || out->len != ent.raw_len)
+		return strata_error_set(STRATA_ECORRUPT,
+					"blob %.16s in pack '%s' does not match "
+					"its id",
+					hex, name);
+	return 0;
+}
+
+int repo__load_tree(strata_repo *r, const uint8_t id[32], strata_tree *t)
+{
+	strata_buf b = STRATA_BUF_INIT;
+	b.limit = STRATA_BLOB_MAX;
+	int rc = repo__load_blob(r, r->codec, r->hmac, id, &b);
+	if (!rc)
+		rc = strata_tree_decode(t, b.ptr, b.len);
+	strata_buf_release(&b);
+	return rc;
+}
+
+int repo__load_snapshot(strata_repo *r, const uint8_t id[32],
+			strata_snapshot *s)
+{
+	char hex[65], name[80];
+	uint8_t *obj = NULL, check[32];
+	size_t len;
+	strata_buf plain = STRATA_BUF_INIT;
+	strata_hex(hex, id, 32);
+	snprintf(name, sizeof(name), "snapshots/%s", hex);
+	int rc = r->be->ops->get(r->be, name, MAX_SMALL_OBJECT, &obj, &len);
+	if (rc)
+		return rc;
+	strata_sha256(check, obj, len);
+	if (memcmp(check, id, 32))
+		rc = strata_error_set(STRATA_ECORRUPT,
+				      "snapshot '%s' does not match its name", name);
+	else if ((rc = strata_codec_open(r->codec, &plain, obj, len, 0)) ||
+		 (rc = strata_snapshot_decode(s, plain.ptr, plain.len)))
+		strata_error_prefix(rc, "snapshot '%s': ", name);
+	strata_free(obj);
+	strata_buf_release(&plain);
+	return rc;
+}
+
+/* ---- catalog import: one row per file, found by walking the trees ---- */
+
+typedef struct import_ctx {
+	strata_repo *r;
+	int64_t row;
+	const char *layer, *klass;
+	strata_buf path;
+} import_ctx;
+
+static int import_tree(import_ctx *ic, const uint8_t id[32])
+{
+	strata_tree t;
+	int rc = repo__load_tree(ic->r, id, &t);
+	if (rc)
+		return rc;
+	size_t base = ic->path.len;
+	for (size_t i = 0; !rc && i < t.n; i++) {
+		strata_node *n = &t.nodes[i];
+		ic->path.len = base;
+		if ((base && (rc = strata_buf_put_u8(&ic->path, '/'))) ||
+		    (rc = strata_buf_put(&ic->path, n->name, n->name_len)))
+			break;
+		if (n->type == STRATA_NODE_DIR)
+			rc = import_tree(ic, n->subtree);
+		else if (n->type == STRATA_NODE_FILE)
+			rc = strata_catalog_add_file(ic->r->cat, ic->row,
+						     (char *)ic->path.ptr,
+						     ic->path.len, n->size,
+						     n->sha256, ic->layer,
+						     ic->klass);
+	}
+	ic->path.len = base;
+	strata_tree_release(&t);
+	return rc;
+}
+
+int repo__import(strata_repo *r, const uint8_t id[32], const strata_snapshot *s)
+{
+	strata_cat_snap cs;
+	uint8_t pid[32];
+	memset(&cs, 0, sizeof(cs));
+	memcpy(cs.id, id, 32);
+	cs.dataset = s->dataset;
+	cs.version = s->version;
+	cs.time_ns = s->time_ns;
+	cs.message = s->message;
+	snprintf(cs.layer, sizeof(cs.layer), "%s", s->layer);
+	snprintf(cs.klass, sizeof(cs.klass), "%s", s->klass);
+	cs.files = s->files;
+	cs.bytes = s->bytes;
+	if (s->version > 1 &&
+	    strata_catalog_find(r->cat, s->dataset, s->version - 1, pid,
+				&cs.parent_version))
+		cs.parent_version = 0;
+	import_ctx ic = {r, 0, s->layer, s->klass, STRATA_BUF_INIT};
+	int rc = strata_catalog_add_snapshot(r->cat, &cs, &ic.row);
+	if (!rc)
+		rc = import_tree(&ic, s->root);
+	strata_buf_release(&ic.path);
+	return rc;
+}
+
+typedef struct sync_ctx {
+	strata_repo *r;
+	int rc;
+} sync_ctx;
+
+static int sync_one(const char *name, uint64_t size, void *payload)
+{
+	sync_ctx *sc = payload;
+	uint8_t id[32];
+	strata_snapshot s;
+	(void)size;
+	const char *hex = name + strlen("snapshots/");
+	if (strata_unhex(id, 32, hex))
+		return 0; /* not ours */
+	int have = strata_catalog_has_snapshot(sc->r->cat, id);
+	if (have < 0)
+		return have;
+	if (have)
+		return 0;
+	int rc = repo__load_snapshot(sc->r, id, &s);
+	if (rc) {
+		strata_warn("%s (run 'strata check')", strata_error_msg());
+		return 0;
+	}
+	rc = repo__import(sc->r, id, &s);
+	if (rc == STRATA_EEXIST || rc == STRATA_ECORRUPT) {
+		strata_warn("snapshot '%s' not imported: %s", name,
+			    strata_error_msg());
+		rc = 0;
+	}
+	strata_snapshot_release(&s);
+	return rc;
+}
+
+int repo__sync(strata_repo *r)
+{
+	sync_ctx sc = {r, 0};
+	return r->be->ops->list(r->be, "snapshots/", sync_one, &sc);
+}
+
+int repo__open_spec(strata_repo *r, const char *spec, strata_snapshot *s,
+		    uint8_t id[32])
+{
+	char *name = NULL;
+	uint32_t v, got;
+	int rc = strata_repo_resolve(r, spec, &name, &v);
+	if (rc)
+		return rc;
+	rc = strata_catalog_find(r->cat, name, v, id, &got);
+	strata_free(name);
+	if (!rc)
+		rc = repo__load_snapshot(r, id, s);
+	return rc;
+}
+
+int strata_repo_resolve(strata_repo *r, const char *spec, char **dataset,
+			uint32_t *version)
+{
+	(void)r;
+	const char *at = strrchr(spec, '@');
+	uint64_t v = 0;
+	if (at) {
+		if (at[1] != 'v' || strata_parse_u64(at + 2, &v) || v == 0 ||
+		    v > UINT32_MAX)
+			return strata_error_set(STRATA_EINVAL,
+						"bad version in '%s': write "
+						"NAME@vN, e.g. 'ct@v2'",
+						spec);
+	}
+	size_t n = at ? (size_t)(at - spec) : strlen(spec);
+	if (n == 0)
+		return strata_error_set(STRATA_EINVAL, "empty dataset name in '%s'",
+					spec);
+	if (!(*dataset = strata_strndup(spec, n)))
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	*version = (uint32_t)v;
+	return 0;
+}
+
+int repo__lookup(strata_repo *r, const uint8_t root[32], const char *path,
+		 strata_node *out)
+{
+	uint8_t cur[32];
+	memcpy(cur, root, 32);
+	while (*path == '/')
+		path++;
+	if (!*path) {
+		memset(out, 0, sizeof(*out));
+		out->type = STRATA_NODE_DIR;
+		out->mode = 040755;
+		memcpy(out->subtree, root, 32);
+		return 0;
+	}
+	for (;;) {
+		const char *slash = strchr(path, '/');
+		size_t len = slash ? (size_t)(slash - path) : strlen(path);
+		strata_tree t;
+		int rc = repo__load_tree(r, cur, &t);
+		if (rc)
+			return rc;
+		strata_node *hit = NULL;
+		for (size_t i = 0; i < t.n; i++)
+			if (!strata_name_cmp(t.nodes[i].name, t.nodes[i].name_len,
+					     path, len))
+				hit = &t.nodes[i];
+		while (slash && *slash == '/')
+			slash++;
+		bool last = !slash || !*slash;
+		if (!hit || (!last && hit->type != STRATA_NODE_DIR)) {
+			strata_tree_release(&t);
+			return strata_error_set(STRATA_ENOTFOUND,
+						"no such path '%.*s'", (int)len, path);
+		}
+		if (last) {
+			*out = *hit;
+			memset(hit, 0, sizeof(*hit)); /* ownership moved */
+			strata_tree_release(&t);
+			return 0;
+		}
+		memcpy(cur, hit->subtree, 32);
+		strata_tree_release(&t);
+		path = slash;
+	}
+}
+
+int repo__claim(strata_repo *r, const uint8_t id[32])
+{
+	strata_pack_entry e;
+	int rc;
+	memcpy(e.id, id, 32);
+	e.type = 0;
+	e.offset = e.length = e.raw_len = 0;
+	if (strata_index_find(&r->ix, id))
+		return 0;
+	if ((rc = strata_index_add(&r->ix, &e, INDEX_PENDING)))
+		return rc;
+	return 1;
+}
+
+int repo__flush_pack(strata_repo *r, strata_pack_writer *w, strata_codec *c,
+		     uint64_t *stored)
+{
+	uint8_t pid[32];
+	char name[128];
+	int rc;
+	if (!w->n)
+		return 0;
+	if ((rc = strata_pack_finish(w, c, pid)))
+		return rc;
+	strata_pack_name(name, sizeof(name), pid);
+	if ((rc = r->be->ops->put(r->be, name, w->data.ptr, w->data.len)))
+		return rc;
+	if (stored)
+		*stored += w->data.len;
+	pthread_mutex_lock(&r->ix.lock);
+	uint32_t pn;
+	rc = strata_index_pack(&r->ix, pid, &pn);
+	for (size_t i = 0; !rc && i < w->n; i++) {
+		strata_index_ent *s =
+			(strata_index_ent *)strata_index_find(&r->ix, w->ents[i].id);
+		if (!s || s->pack != INDEX_PENDING)
+			continue;
+		s->pack = pn;
+		s->offset = w->ents[i].offset;
+		s->length = w->ents[i].length;
+		s->raw_len = w->ents[i].raw_len & 0x7fffffff;
+		s->type = w->ents[i].type ? 1u : 0u;
+	}
+	pthread_mutex_unlock(&r->ix.lock);
+	strata_pack_writer_reset(w);
+	return rc;
+}
+
+int repo__store_blob(strata_repo *r, strata_pack_writer *w, strata_codec *c,
+		     uint8_t type, const uint8_t id[32], const uint8_t *p,
+		     size_t n, bool try_comp, uint64_t *stored)
+{
+	strata_buf sealed = STRATA_BUF_INIT;
+	int comp, rc;
+	sealed.limit = STRATA_BLOB_MAX + 65536;
+	pthread_mutex_lock(&r->ix.lock);
+	int claimed = repo__claim(r, id);
+	pthread_mutex_unlock(&r->ix.lock);
+	if (claimed <= 0)
+		return claimed;
+	if ((rc = strata_codec_seal(c, &sealed, p, n, try_comp, &comp)) ||
+	    (rc = strata_pack_add(w, id, type, sealed.ptr, sealed.len,
+				  (uint32_t)n)))
+		goto out;
+	if (w->data.len >= r->pack_size)
+		rc = repo__flush_pack(r, w, c, stored);
+out:
+	strata_buf_release(&sealed);
+	return rc;
+}
+
+int repo__write_index(strata_repo *r, uint32_t first_pack)
+{
+	strata_buf plain = STRATA_BUF_INIT, sealed = STRATA_BUF_INIT;
+	uint8_t id[32];
+	char hex[65], name[80];
+	int comp, rc;
+	if (first_pack >= r->ix.npacks)
+		return 0;
+	plain.limit = sealed.limit = MAX_SMALL_OBJECT * 4;
+	pthread_mutex_lock(&r->ix.lock);
+	rc = strata_index_encode(&r->ix, first_pack, &plain);
+	pthread_mutex_unlock(&r->ix.lock);
+	if (rc || (rc = strata_codec_seal(r->codec, &sealed, plain.ptr,
+					  plain.len, true, &comp)))
+		goto out;
+	strata_sha256(id, sealed.ptr, sealed.len);
+	strata_hex(hex, id, 32);
+	snprintf(name, sizeof(name), "index/%s", hex);
+	rc = r->be->ops->put(r->be, name, sealed.ptr, sealed.len);
+out:
+	strata_buf_release(&plain);
+	strata_buf_release(&sealed);
+	return rc;
+}

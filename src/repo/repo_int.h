@@ -1,0 +1,61 @@
+/*
+ * repo_int.h - internals shared by the repository's source files: the
+ * open repository, blob and tree loading, snapshot import into the
+ * catalog, and path/version helpers.
+ */
+#ifndef STRATA_REPO_INT_H
+#define STRATA_REPO_INT_H
+
+#include "catalog/catalog.h"
+#include "store/store.h"
+#include "strata/repo.h"
+
+#define INDEX_PENDING (UINT32_MAX - 1)
+
+struct strata_repo {
+	strata_backend *be;
+	strata_keys keys;
+	strata_catalog *cat;
+	strata_index ix;
+	strata_codec *codec; /* for the calling thread */
+	strata_hmac *hmac;
+	strata_chunker chunker;
+	char id[33];
+	char *zone;
+	uint32_t chunk_min, chunk_avg, chunk_max, pack_size;
+	int zstd_level;
+};
+
+/* Read blob `id` and check that it hashes to its id. */
+int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
+		    const uint8_t id[32], strata_buf *out);
+int repo__load_tree(strata_repo *r, const uint8_t id[32], strata_tree *t);
+int repo__load_snapshot(strata_repo *r, const uint8_t id[32],
+			strata_snapshot *s);
+/* Add snapshot objects not yet in the catalog (crash recovery, other
+ * writers). Must run inside a catalog transaction. */
+int repo__sync(strata_repo *r);
+/* Import one snapshot: a catalog row plus a row per file. */
+int repo__import(strata_repo *r, const uint8_t id[32],
+		 const strata_snapshot *s);
+/* Resolve "name[@vN]" to a snapshot. */
+int repo__open_spec(strata_repo *r, const char *spec, strata_snapshot *s,
+		    uint8_t id[32]);
+/* Find the node at `path` ("a/b/c") below tree `root`. *out owns its
+ * fields (release with strata_node_release). */
+int repo__lookup(strata_repo *r, const uint8_t root[32], const char *path,
+		 strata_node *out);
+/* Store a sealed blob from the main thread into `w`, flushing when full. */
+int repo__store_blob(strata_repo *r, strata_pack_writer *w, strata_codec *c,
+		     uint8_t type, const uint8_t id[32], const uint8_t *p,
+		     size_t n, bool try_comp, uint64_t *stored);
+int repo__flush_pack(strata_repo *r, strata_pack_writer *w, strata_codec *c,
+		     uint64_t *stored);
+/* Persist index entries of packs >= first_pack as one index object. */
+int repo__write_index(strata_repo *r, uint32_t first_pack);
+int repo__claim(strata_repo *r, const uint8_t id[32]);
+
+bool repo__valid_layer(const char *s);
+bool repo__valid_class(const char *s);
+
+#endif

@@ -1,0 +1,360 @@
+/*
+ * backend_local.c - the local-directory backend. put() writes a temporary
+ * file in the target directory, fsyncs it, renames it into place and
+ * fsyncs the directory, so an object is either whole or absent after a
+ * crash. Leftover ".tmp-" files from a killed process are ignored by
+ * list() and swept by open().
+ */
+#include "common/common.h"
+#include "strata/backend.h"
+
+typedef struct local {
+	strata_backend be;
+	char *root;
+	char *state; /* root/local: catalog and caches */
+} local;
+
+static int path_of(local *l, const char *name, char *out, size_t n)
+{
+	if (strstr(name, "..") || name[0] == '/')
+		return strata_error_set(STRATA_EINVAL, "bad object name '%s'", name);
+	if ((size_t)snprintf(out, n, "%s/%s", l->root, name) >= n)
+		return strata_error_set(STRATA_EINVAL, "object name too long '%s'",
+					name);
+	return 0;
+}
+
+static int io_err(const char *what, const char *path)
+{
+	int e = errno;
+	int code = strata_errno_code(e);
+	if (code == STRATA_ENOSPC)
+		return strata_error_set(code,
+					"no space left on device while writing "
+					"'%s': free space and retry (nothing "
+					"was lost)",
+					path);
+	return strata_error_set(code, "cannot %s '%s': %s", what, path,
+				strerror(e));
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return io_err("open directory", dir);
+	int rc = fsync(fd) ? io_err("sync directory", dir) : 0;
+	close(fd);
+	return rc;
+}
+
+static int write_all(int fd, const void *p, size_t len)
+{
+	const uint8_t *q = p;
+	while (len) {
+		ssize_t n = write(fd, q, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		q += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int l_put(strata_backend *be, const char *name, const void *p,
+		 size_t len)
+{
+	local *l = (local *)be;
+	char path[PATH_MAX], tmp[PATH_MAX + 32], dir[PATH_MAX];
+	int rc = path_of(l, name, path, sizeof(path));
+	if (rc)
+		return rc;
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = 0;
+	uint8_t r[8];
+	char rh[17];
+	strata_random(r, sizeof(r));
+	strata_hex(rh, r, sizeof(r));
+	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, rh);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (fd < 0 && errno == ENOENT) {
+		if ((rc = strata_mkdir_p(dir, 0700)))
+			return rc;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	}
+	if (fd < 0)
+		return io_err("create", tmp);
+	if (write_all(fd, p, len) || fsync(fd)) {
+		rc = io_err("write", path);
+		close(fd);
+		unlink(tmp);
+		return rc;
+	}
+	close(fd);
+	if (rename(tmp, path)) {
+		rc = io_err("rename into", path);
+		unlink(tmp);
+		return rc;
+	}
+	return fsync_dir(dir);
+}
+
+static int l_get(strata_backend *be, const char *name, size_t limit,
+		 uint8_t **out, size_t *outlen)
+{
+	local *l = (local *)be;
+	char path[PATH_MAX];
+	struct stat st;
+	int rc = path_of(l, name, path, sizeof(path));
+	if (rc)
+		return rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? strata_error_set(STRATA_ENOTFOUND,
+							  "object '%s' is missing",
+							  name)
+				       : io_err("open", path);
+	if (fstat(fd, &st)) {
+		rc = io_err("stat", path);
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > limit) {
+		rc = strata_error_set(STRATA_ECORRUPT,
+				      "object '%s' is %lld bytes, more than the "
+				      "%zu allowed",
+				      name, (long long)st.st_size, limit);
+		goto fail;
+	}
+	size_t n = (size_t)st.st_size, got = 0;
+	uint8_t *buf = strata_malloc(n);
+	if (!buf) {
+		rc = strata_error_set(STRATA_ENOMEM, "out of memory reading '%s'",
+				      name);
+		goto fail;
+	}
+	while (got < n) {
+		ssize_t k = pread(fd, buf + got, n - got, (off_t)got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			rc = k < 0 ? io_err("read", path)
+				   : strata_error_set(STRATA_ECORRUPT,
+						      "object '%s' shrank while read",
+						      name);
+			strata_free(buf);
+			goto fail;
+		}
+		got += (size_t)k;
+	}
+	close(fd);
+	*out = buf;
+	*outlen = n;
+	return 0;
+fail:
+	close(fd);
+	return rc;
+}
+
+static int l_get_range(strata_backend *be, const char *name, uint64_t off,
+		       size_t len, void *out)
+{
+	local *l = (local *)be;
+	char path[PATH_MAX];
+	int rc = path_of(l, name, path, sizeof(path));
+	if (rc)
+		return rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? strata_error_set(STRATA_ENOTFOUND,
+							  "object '%s' is missing",
+							  name)
+				       : io_err("open", path);
+	size_t got = 0;
+	while (got < len) {
+		ssize_t k = pread(fd, (uint8_t *)out + got, len - got,
+				  (off_t)(off + got));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			rc = k < 0 ? io_err("read", path)
+				   : strata_error_set(STRATA_ECORRUPT,
+						      "object '%s' is truncated "
+						      "(wanted %zu bytes at %" PRIu64
+						      ")",
+						      name, len, off);
+			break;
+		}
+		got += (size_t)k;
+	}
+	close(fd);
+	return rc;
+}
+
+static int list_dir(local *l, const char *rel, const char *prefix,
+		    strata_backend_list_cb cb, void *payload)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s%s%s", l->root, *rel ? "/" : "", rel);
+	DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : io_err("list", path);
+	struct dirent *e;
+	int rc = 0;
+	while (!rc && (e = readdir(d))) {
+		char name[PATH_MAX];
+		struct stat st;
+		if (e->d_name[0] == '.')
+			continue; /* ".", "..", ".tmp-*" */
+		snprintf(name, sizeof(name), "%s%s%s", rel, *rel ? "/" : "",
+			 e->d_name);
+		size_t nl = strlen(name), pl = strlen(prefix);
+		if (strncmp(name, prefix, nl < pl ? nl : pl))
+			continue;
+		if (path_of(l, name, path, sizeof(path)) ||
+		    lstat(path, &st))
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (strcmp(name, "local"))
+				rc = list_dir(l, name, prefix, cb, payload);
+		} else if (S_ISREG(st.st_mode) && nl >= pl) {
+			rc = cb(name, (uint64_t)st.st_size, payload);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static int l_list(strata_backend *be, const char *prefix,
+		  strata_backend_list_cb cb, void *payload)
+{
+	return list_dir((local *)be, "", prefix, cb, payload);
+}
+
+static int l_del(strata_backend *be, const char *name)
+{
+	char path[PATH_MAX];
+	int rc = path_of((local *)be, name, path, sizeof(path));
+	if (rc)
+		return rc;
+	if (unlink(path) && errno != ENOENT)
+		return io_err("delete", path);
+	return 0;
+}
+
+static int l_exists(strata_backend *be, const char *name, uint64_t *size)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int rc = path_of((local *)be, name, path, sizeof(path));
+	if (rc)
+		return rc;
+	if (stat(path, &st))
+		return errno == ENOENT ? STRATA_ENOTFOUND : io_err("stat", path);
+	if (size)
+		*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static const char *l_local_dir(strata_backend *be)
+{
+	return ((local *)be)->state;
+}
+
+static void l_close(strata_backend *be)
+{
+	local *l = (local *)be;
+	strata_free(l->root);
+	strata_free(l->state);
+	strata_free(be->location);
+	strata_free(l);
+}
+
+static const struct strata_backend_ops local_ops = {
+	l_put, l_get, l_get_range, l_list, l_del, l_exists, l_local_dir,
+	l_close};
+
+/* Remove temporaries a killed writer left behind (one level deep). */
+static void sweep_tmp(const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char p[PATH_MAX];
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (!strncmp(e->d_name, ".tmp-", 5)) {
+			struct stat st;
+			/* only stale ones: a live writer may own a fresh one */
+			if (!stat(p, &st) && time(NULL) - st.st_mtime > 3600)
+				unlink(p);
+		} else if (depth > 0 && e->d_type == DT_DIR) {
+			sweep_tmp(p, depth - 1);
+		}
+	}
+	closedir(d);
+}
+
+int strata_backend_local_open(strata_backend **out, const char *path,
+			      int create)
+{
+	struct stat st;
+	int rc;
+	if (create) {
+		DIR *d = opendir(path);
+		if (d) {
+			struct dirent *e;
+			int n = 0;
+			while ((e = readdir(d)))
+				n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+			closedir(d);
+			if (n)
+				return strata_error_set(
+					STRATA_EEXIST,
+					"cannot create repository at '%s': the "
+					"directory is not empty",
+					path);
+		} else if ((rc = strata_mkdir_p(path, 0700))) {
+			return rc;
+		}
+	} else if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
+		return strata_error_set(STRATA_ENOTFOUND,
+					"no repository at '%s': create one with "
+					"'strata init %s'",
+					path, path);
+	}
+	local *l = strata_calloc(1, sizeof(*l));
+	if (!l)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	l->be.ops = &local_ops;
+	l->root = strata_strdup(path);
+	l->be.location = strata_strdup(path);
+	size_t n = strlen(path) + 8;
+	l->state = strata_malloc(n);
+	if (!l->root || !l->be.location || !l->state) {
+		l_close(&l->be);
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	}
+	snprintf(l->state, n, "%s/local", path);
+	if ((rc = strata_mkdir_p(l->state, 0700))) {
+		l_close(&l->be);
+		return rc;
+	}
+	if (!create)
+		sweep_tmp(path, 2);
+	*out = &l->be;
+	return 0;
+}
+
+void strata_backend_close(strata_backend *be)
+{
+	if (be)
+		be->ops->close(be);
+}

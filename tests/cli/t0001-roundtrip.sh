@@ -1,0 +1,168 @@
+#!/bin/bash
+# Round trip of the whole shared test-data directory: init, ingest, restore, ls, cat,
+# datasets, log, check; exact counts and byte-exact contents.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+NFILES=$(count_of "$TESTDATA" f)
+NDIRS=$(count_of "$TESTDATA" d)
+NBYTES=$(bytes_of_files "$TESTDATA")
+[ "$NFILES" -gt 10 ] || die "test data at $TESTDATA looks empty ($NFILES files)"
+
+init_repo
+[ -d "$REPO" ] || die "init did not create $REPO"
+
+# --- ingest -----------------------------------------------------------------------
+ok -q -R "$REPO" ingest "$TESTDATA" --dataset all -m "first import" --json
+cp "$OUT" "$WORK/ingest.json"
+J=$WORK/ingest.json
+json_check "$J" 'isinstance(j, dict)' "ingest --json must print one object"
+for k in dataset version snapshot files dirs symlinks files_unchanged bytes_read \
+         bytes_total bytes_new bytes_stored errors skipped seconds; do
+    json_check "$J" "'$k' in j" "ingest --json lacks field '$k'"
+done
+assert_eq "$(json_get "$J" 'j["dataset"]')" all "ingest --json dataset"
+assert_eq "$(json_get "$J" 'j["version"]')" 1 "ingest --json version of first ingest"
+assert_eq "$(json_get "$J" 'j["files"]')" "$NFILES" "ingest --json files (find -type f count)"
+assert_eq "$(json_get "$J" 'j["dirs"]')" "$NDIRS" "ingest --json dirs (find -type d count, incl. the root 'testdata')"
+assert_eq "$(json_get "$J" 'j["symlinks"]')" 0 "ingest --json symlinks"
+assert_eq "$(json_get "$J" 'j["files_unchanged"]')" 0 "ingest --json files_unchanged on first ingest"
+assert_eq "$(json_get "$J" 'j["bytes_total"]')" "$NBYTES" "ingest --json bytes_total (sum of file sizes)"
+assert_eq "$(json_get "$J" 'j["bytes_read"]')" "$NBYTES" "ingest --json bytes_read on first ingest"
+assert_eq "$(json_get "$J" 'j["errors"]')" 0 "ingest --json errors"
+assert_eq "$(json_get "$J" 'j["skipped"]')" 0 "ingest --json skipped"
+json_check "$J" '0 < j["bytes_new"] <= j["bytes_total"]' "ingest --json bytes_new in (0, bytes_total]"
+json_check "$J" 'j["bytes_stored"] > 0' "ingest --json bytes_stored > 0"
+json_check "$J" 'isinstance(j["seconds"], (int, float)) and j["seconds"] >= 0' "ingest --json seconds"
+json_check "$J" '__import__("re").fullmatch("[0-9a-f]{16,}", j["snapshot"]) is not None' "ingest --json snapshot is lowercase hex"
+SNAP=$(json_get "$J" 'j["snapshot"]')
+
+# --- restore and compare every file -----------------------------------------------
+ok -q -R "$REPO" restore all "$WORK/r1"
+assert_eq "$(ls -A "$WORK/r1")" testdata "restore must put the ingested directory under DEST/<basename> only"
+compare_trees "$TESTDATA" "$WORK/r1/testdata" "restore all"
+# and with an explicit version
+ok -q -R "$REPO" restore all@v1 "$WORK/r2"
+compare_trees "$TESTDATA" "$WORK/r2/testdata" "restore all@v1"
+
+# --- ls --json: every file with its size and sha256 -------------------------------
+ok -R "$REPO" ls all --json
+cp "$OUT" "$WORK/ls.json"
+python3 - "$TESTDATA" "$WORK/ls.json" <<'PY' || die "ls --json does not match the test data (see above)"
+import hashlib, json, os, re, sys
+root, lsf = sys.argv[1], sys.argv[2]
+ents = json.load(open(lsf))
+assert isinstance(ents, list), "ls --json is not a list"
+exp = {}
+for d, dirs, files in os.walk(root):
+    rel = os.path.relpath(d, root)
+    base = 'testdata' if rel == '.' else 'testdata/' + rel
+    exp[base] = ('dir', None, None, os.stat(d).st_mode & 0o7777)
+    for n in files:
+        p = os.path.join(d, n)
+        st = os.stat(p)
+        exp[base + '/' + n] = ('file', st.st_size,
+                               hashlib.sha256(open(p, 'rb').read()).hexdigest(), st.st_mode & 0o7777)
+got = {}
+bad = []
+for e in ents:
+    for k in ('path', 'type', 'mode', 'mtime'):
+        if k not in e: bad.append('entry without %r: %r' % (k, e))
+    p = e.get('path')
+    if p in got: bad.append('duplicate path %r' % p)
+    got[p] = e
+if set(got) != set(exp):
+    bad.append('paths differ: missing %s; unexpected %s' % (sorted(set(exp) - set(got))[:10],
+                                                           sorted(set(got) - set(exp))[:10]))
+for p, (t, size, sha, mode) in exp.items():
+    e = got.get(p)
+    if not e: continue
+    if e.get('type') != t: bad.append('%s: type %r, expected %r' % (p, e.get('type'), t))
+    if e.get('mode') != '%04o' % mode: bad.append('%s: mode %r, expected %r' % (p, e.get('mode'), '%04o' % mode))
+    if not re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d', str(e.get('mtime'))):
+        bad.append('%s: mtime %r is not ISO 8601' % (p, e.get('mtime')))
+    if t == 'file':
+        if e.get('size') != size: bad.append('%s: size %r, expected %d' % (p, e.get('size'), size))
+        if e.get('sha256') != sha: bad.append('%s: sha256 %r, expected %s' % (p, e.get('sha256'), sha))
+nfiles = sum(1 for e in ents if e.get('type') == 'file')
+nexp = sum(1 for v in exp.values() if v[0] == 'file')
+if nfiles != nexp: bad.append('ls --json has %d files, find -type f has %d' % (nfiles, nexp))
+if bad:
+    print('\n'.join(bad[:20]), file=sys.stderr); sys.exit(1)
+PY
+NENT=$(json_get "$WORK/ls.json" 'len(j)')
+
+# ls text: one line per entry, `TYPE MODE SIZE PATH`
+ok -R "$REPO" ls all
+assert_eq "$(wc -l <"$OUT" | tr -d ' ')" "$NENT" "ls text line count vs ls --json entries"
+F=dicom/CT_small.dcm
+FMODE=$(printf '%04o' "0$(stat -c %a "$TESTDATA/$F")")
+FSIZE=$(stat -c %s "$TESTDATA/$F")
+grep -Eq "^file +$FMODE +$FSIZE +testdata/$F\$" "$OUT" || { grep CT_small "$OUT" >&2 || true;
+    die "ls text has no line 'file $FMODE $FSIZE testdata/$F'"; }
+
+# ls below a PATH: recursive, only entries below it
+ok -R "$REPO" ls all testdata/dicom --json
+cp "$OUT" "$WORK/ls-dicom.json"
+json_check "$WORK/ls-dicom.json" 'all(e["path"] == "testdata/dicom" or e["path"].startswith("testdata/dicom/") for e in j)' \
+    "ls all testdata/dicom lists entries outside testdata/dicom"
+assert_eq "$(json_get "$WORK/ls-dicom.json" 'sum(1 for e in j if e["type"] == "file")')" \
+    "$(count_of "$TESTDATA/dicom" f)" "ls all testdata/dicom: number of files"
+
+# --- cat ----------------------------------------------------------------------------
+for F in dicom/CT_small.dcm wsi/CMU-1-Small-Region.svs manifest.json; do
+    [ -f "$TESTDATA/$F" ] || continue
+    set +e; "$STRATA" -q -R "$REPO" cat "all:testdata/$F" >"$WORK/cat.out" 2>"$WORK/cat.err"; rc=$?; set -e
+    assert_eq "$rc" 0 "exit code of: strata cat all:testdata/$F ($(head -c 300 "$WORK/cat.err"))"
+    cmp "$WORK/cat.out" "$TESTDATA/$F" || die "strata cat all:testdata/$F differs from the original"
+    set +e; "$STRATA" -q -R "$REPO" cat "all@v1:testdata/$F" >"$WORK/cat.out" 2>/dev/null; rc=$?; set -e
+    assert_eq "$rc" 0 "exit code of: strata cat all@v1:testdata/$F"
+    cmp "$WORK/cat.out" "$TESTDATA/$F" || die "strata cat all@v1:testdata/$F differs from the original"
+done
+expect 1 -q -R "$REPO" cat all:testdata/no/such/file.dcm
+assert_err_contains 'no/such/file\.dcm' "cat of a missing path must name it"
+assert_err_contains '^strata: ' "error messages start with 'strata: '"
+expect 1 -q -R "$REPO" cat all@v7:testdata/manifest.json
+assert_err_contains 'v7|version' "cat of a missing version must say so"
+fails -q -R "$REPO" cat nosuchds:testdata/manifest.json
+assert_err_contains 'nosuchds' "cat of an unknown dataset must name it"
+
+# --- datasets / log -----------------------------------------------------------------
+ok -R "$REPO" datasets --json
+cp "$OUT" "$WORK/ds.json"
+json_check "$WORK/ds.json" 'isinstance(j, list) and len(j) == 1' "datasets --json: exactly one dataset"
+json_check "$WORK/ds.json" 'j[0]["name"] == "all" and j[0]["versions"] == 1 and j[0]["latest"] == 1' \
+    "datasets --json: name/versions/latest"
+json_check "$WORK/ds.json" 'isinstance(j[0]["layer"], str) and isinstance(j[0]["class"], str)' \
+    "datasets --json: layer and class are strings"
+
+ok -R "$REPO" log all --json
+cp "$OUT" "$WORK/log.json"
+L=$WORK/log.json
+json_check "$L" 'isinstance(j, list) and len(j) == 1' "log all --json: exactly one version"
+json_check "$L" 'j[0]["version"] == 1 and j[0]["parent"] is None' "log --json: version 1 without parent"
+assert_eq "$(json_get "$L" 'j[0]["snapshot"]')" "$SNAP" "log --json snapshot equals ingest --json snapshot"
+assert_eq "$(json_get "$L" 'j[0]["message"]')" "first import" "log --json message (-m)"
+assert_eq "$(json_get "$L" 'j[0]["files"]')" "$NFILES" "log --json files"
+assert_eq "$(json_get "$L" 'j[0]["bytes"]')" "$NBYTES" "log --json bytes"
+json_check "$L" 'j[0]["layer"] == json.loads(open("'"$WORK/ds.json"'").read())[0]["layer"]' "log/datasets layer agree"
+python3 - "$L" <<'PY' || die "log --json time is not a recent ISO 8601 timestamp"
+import datetime, json, sys
+t = json.load(open(sys.argv[1]))[0]['time']
+d = datetime.datetime.fromisoformat(t.replace('Z', '+00:00'))
+if d.tzinfo is None:
+    d = d.astimezone()
+age = (datetime.datetime.now(datetime.timezone.utc) - d).total_seconds()
+if not (-120 < age < 3600):
+    sys.exit('time %s is %d s away from now' % (t, age))
+PY
+
+ok -R "$REPO" log all
+assert_fixed_in "$OUT" "first import" "log text shows the message"
+
+# --- check ----------------------------------------------------------------------------
+ok -q -R "$REPO" check --read-data --json
+cp "$OUT" "$WORK/check.json"
+json_check "$WORK/check.json" 'j["ok"] is True and j["errors"] == [] and j["damaged"] == []' "check --json on an intact repo"
+json_check "$WORK/check.json" 'j["snapshots"] == 1 and j["packs"] >= 1 and j["blobs"] >= 1' "check --json counts"
+ok -q -R "$REPO" check
