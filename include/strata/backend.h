@@ -21,6 +21,13 @@ struct strata_backend_ops {
 	 * crash it is absent. Objects are write-once. */
 	int (*put)(strata_backend *be, const char *name, const void *p,
 		   size_t len);
+	/* Like put(), but durability may be deferred until the next sync():
+	 * after a crash before sync() the object may be absent or damaged.
+	 * Used for packs, which nothing references until an index does. */
+	int (*put_deferred)(strata_backend *be, const char *name, const void *p,
+			    size_t len);
+	/* Make every put_deferred() object so far durable. */
+	int (*sync)(strata_backend *be);
 	/* Read the whole object into *out (malloc'd, caller frees) and *len;
 	 * at most `limit` bytes (larger objects are ECORRUPT). */
 	int (*get)(strata_backend *be, const char *name, size_t limit,

@@ -33,7 +33,23 @@ typedef struct ingest {
 	int fatal;
 	char fatal_msg[1024];
 	pthread_mutex_t lock;
+	/* chunks handed from a worker busy with a large file to idle ones */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct seal_task *q;
+	size_t qhead, qcount;
+	int active, idle;
+	repo_uploader *up;
 } ingest;
+
+#define SEAL_QUEUE 8
+
+typedef struct seal_task {
+	uint8_t id[32];
+	uint8_t *p;
+	size_t n;
+	bool comp;
+} seal_task;
 
 static void inode_release(inode *d)
 {
@@ -299,11 +315,53 @@ static int push_id(worker *w, const uint8_t id[32])
 	return 0;
 }
 
+static int seal_into_pack(worker *w, const uint8_t id[32], const uint8_t *p,
+			  size_t n, bool comp)
+{
+	strata_repo *r = w->g->r;
+	int c, rc;
+	if ((rc = strata_codec_seal(w->codec, &w->sealed, p, n, comp, &c)) ||
+	    (rc = strata_pack_add(&w->pack, id, STRATA_BLOB_DATA, w->sealed.ptr,
+				  w->sealed.len, (uint32_t)n)))
+		return rc;
+	if (w->pack.data.len >= r->pack_size)
+		rc = repo__uploader_submit(w->g->up, &w->pack, w->codec);
+	return rc;
+}
+
+/* Give the chunk to an idle worker if there is one: true if queued. */
+static bool hand_over(ingest *g, const uint8_t id[32], const uint8_t *p,
+		      size_t n, bool comp)
+{
+	if (!__atomic_load_n(&g->idle, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&g->qcount, __ATOMIC_RELAXED) >= SEAL_QUEUE)
+		return false;
+	uint8_t *copy = strata_malloc(n);
+	if (!copy)
+		return false;
+	memcpy(copy, p, n);
+	pthread_mutex_lock(&g->qlock);
+	if (g->qcount >= SEAL_QUEUE) {
+		pthread_mutex_unlock(&g->qlock);
+		strata_free(copy);
+		return false;
+	}
+	seal_task *t = &g->q[(g->qhead + g->qcount) % SEAL_QUEUE];
+	memcpy(t->id, id, 32);
+	t->p = copy;
+	t->n = n;
+	t->comp = comp;
+	g->qcount++;
+	pthread_cond_signal(&g->qcond);
+	pthread_mutex_unlock(&g->qlock);
+	return true;
+}
+
 static int store_chunk(worker *w, const uint8_t *p, size_t n, bool comp)
 {
 	strata_repo *r = w->g->r;
 	uint8_t id[32];
-	int c, rc;
+	int rc;
 	strata_hmac_calc(w->hmac, id, p, n);
 	if ((rc = push_id(w, id)))
 		return rc;
@@ -313,17 +371,9 @@ static int store_chunk(worker *w, const uint8_t *p, size_t n, bool comp)
 	if (claimed <= 0)
 		return claimed;
 	__atomic_add_fetch(&w->g->st->bytes_new, n, __ATOMIC_RELAXED);
-	if ((rc = strata_codec_seal(w->codec, &w->sealed, p, n, comp, &c)) ||
-	    (rc = strata_pack_add(&w->pack, id, STRATA_BLOB_DATA, w->sealed.ptr,
-				  w->sealed.len, (uint32_t)n)))
-		return rc;
-	if (w->pack.data.len >= r->pack_size) {
-		uint64_t stored = 0;
-		rc = repo__flush_pack(r, &w->pack, w->codec, &stored);
-		__atomic_add_fetch(&w->g->st->bytes_stored, stored,
-				   __ATOMIC_RELAXED);
-	}
-	return rc;
+	if (hand_over(w->g, id, p, n, comp))
+		return 0;
+	return seal_into_pack(w, id, p, n, comp);
 }
 
 /* Read, chunk and store one file. *src_err tells a problem with the
@@ -429,37 +479,68 @@ static void set_fatal(ingest *g, int rc)
 	pthread_mutex_unlock(&g->lock);
 }
 
+static void do_job(worker *w, inode *f)
+{
+	ingest *g = w->g;
+	bool src_err = false;
+	int rc = 0;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		rc = do_file(w, f, &src_err);
+		if (rc != STRATA_ECHANGED)
+			break;
+	}
+	if (rc && !src_err) {
+		set_fatal(g, rc);
+	} else if (rc) {
+		warn_file(g, true, "%s%s; left out of this version",
+			  strata_error_msg(),
+			  rc == STRATA_ECHANGED ? " (3 attempts)" : "");
+		f->failed = true;
+	}
+	__atomic_add_fetch(&g->files_done, 1, __ATOMIC_RELAXED);
+}
+
+/* Each worker seals chunks handed over by others first, then takes the
+ * next file; it leaves when no file is left, none is being read and no
+ * chunk waits. */
 static void *work(void *arg)
 {
 	worker *w = arg;
 	ingest *g = w->g;
+	pthread_mutex_lock(&g->qlock);
 	for (;;) {
-		size_t i = __atomic_fetch_add(&g->next_job, 1, __ATOMIC_RELAXED);
-		if (i >= g->njobs || __atomic_load_n(&g->fatal, __ATOMIC_RELAXED))
+		if (g->qcount) {
+			seal_task t = g->q[g->qhead];
+			g->qhead = (g->qhead + 1) % SEAL_QUEUE;
+			g->qcount--;
+			pthread_mutex_unlock(&g->qlock);
+			int rc = seal_into_pack(w, t.id, t.p, t.n, t.comp);
+			strata_free(t.p);
+			if (rc)
+				set_fatal(g, rc);
+			pthread_mutex_lock(&g->qlock);
+			continue;
+		}
+		bool fatal = __atomic_load_n(&g->fatal, __ATOMIC_RELAXED);
+		if (g->next_job < g->njobs && !fatal) {
+			inode *f = g->jobs[g->next_job++];
+			g->active++;
+			pthread_mutex_unlock(&g->qlock);
+			do_job(w, f);
+			pthread_mutex_lock(&g->qlock);
+			g->active--;
+			pthread_cond_broadcast(&g->qcond);
+			continue;
+		}
+		if (!g->active)
 			break;
-		inode *f = g->jobs[i];
-		bool src_err = false;
-		int rc = 0;
-		for (int attempt = 0; attempt < 3; attempt++) {
-			rc = do_file(w, f, &src_err);
-			if (rc != STRATA_ECHANGED)
-				break;
-		}
-		if (rc && !src_err) {
-			set_fatal(g, rc);
-			break;
-		}
-		if (rc) {
-			warn_file(g, true, "%s%s; left out of this version",
-				  strata_error_msg(),
-				  rc == STRATA_ECHANGED ? " (3 attempts)" : "");
-			f->failed = true;
-		}
-		__atomic_add_fetch(&g->files_done, 1, __ATOMIC_RELAXED);
+		g->idle++;
+		pthread_cond_wait(&g->qcond, &g->qlock);
+		g->idle--;
 	}
-	uint64_t stored = 0;
-	int rc = repo__flush_pack(g->r, &w->pack, w->codec, &stored);
-	__atomic_add_fetch(&g->st->bytes_stored, stored, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&g->qcond);
+	pthread_mutex_unlock(&g->qlock);
+	int rc = repo__uploader_submit(g->up, &w->pack, w->codec);
 	if (rc)
 		set_fatal(g, rc);
 	return NULL;
@@ -521,8 +602,6 @@ static int run_workers(ingest *g)
 		nt = 1;
 	if (nt > 64)
 		nt = 64;
-	if ((size_t)nt > g->njobs)
-		nt = g->njobs ? (int)g->njobs : 1;
 	worker *ws = strata_calloc((size_t)nt, sizeof(*ws));
 	pthread_t *th = strata_calloc((size_t)nt, sizeof(*th));
 	strata_progress pr;
@@ -532,6 +611,12 @@ static int run_workers(ingest *g)
 		goto out;
 	}
 	qsort(g->jobs, g->njobs, sizeof(*g->jobs), job_cmp);
+	if (!(g->q = strata_calloc(SEAL_QUEUE, sizeof(*g->q)))) {
+		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = repo__uploader_start(&g->up, g->r, 2)))
+		goto out;
 	for (int i = 0; i < nt; i++) {
 		if ((rc = worker_init(&ws[i], g)))
 			goto join;
@@ -557,7 +642,16 @@ join:
 		pthread_join(th[i], NULL);
 	for (int i = 0; i < nt; i++)
 		worker_release(&ws[i]);
+	uint64_t stored = 0;
+	int urc = repo__uploader_finish(g->up, &stored);
+	g->up = NULL;
+	g->st->bytes_stored += stored;
+	if (urc)
+		set_fatal(g, urc);
+	for (size_t i = 0; i < g->qcount; i++) /* only after a fatal error */
+		strata_free(g->q[(g->qhead + i) % SEAL_QUEUE].p);
 out:
+	strata_free(g->q);
 	strata_free(ws);
 	strata_free(th);
 	return rc;
@@ -925,6 +1019,8 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	g.st = st;
 	g.root.n.type = STRATA_NODE_DIR;
 	pthread_mutex_init(&g.lock, NULL);
+	pthread_mutex_init(&g.qlock, NULL);
+	pthread_cond_init(&g.qcond, NULL);
 	uint32_t first_pack = (uint32_t)r->ix.npacks;
 	if ((rc = load_previous(&g, &prev))) {
 		strata_error_prefix(rc, "reading the previous version of '%s': ",
@@ -976,5 +1072,7 @@ out:
 	inode_release(&g.root);
 	strata_free(g.jobs);
 	pthread_mutex_destroy(&g.lock);
+	pthread_mutex_destroy(&g.qlock);
+	pthread_cond_destroy(&g.qcond);
 	return rc;
 }

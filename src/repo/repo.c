@@ -671,6 +671,9 @@ int repo__write_index(strata_repo *r, uint32_t first_pack)
 	int comp, rc;
 	if (first_pack >= r->ix.npacks)
 		return 0;
+	/* packs first: an index must never name a pack that could vanish */
+	if ((rc = r->be->ops->sync(r->be)))
+		return rc;
 	plain.limit = sealed.limit = MAX_SMALL_OBJECT * 4;
 	pthread_mutex_lock(&r->ix.lock);
 	rc = strata_index_encode(&r->ix, first_pack, &plain);

@@ -55,6 +55,15 @@ int repo__flush_pack(strata_repo *r, strata_pack_writer *w, strata_codec *c,
 int repo__write_index(strata_repo *r, uint32_t first_pack);
 int repo__claim(strata_repo *r, const uint8_t id[32]);
 
+/* Background pack writer (upload.c). */
+typedef struct repo_uploader repo_uploader;
+int repo__uploader_start(repo_uploader **out, strata_repo *r, size_t depth);
+/* Finish the pack in `w` and queue it; waits while `depth` packs wait. */
+int repo__uploader_submit(repo_uploader *u, strata_pack_writer *w,
+			  strata_codec *c);
+/* Wait for every queued pack; first error of any write. */
+int repo__uploader_finish(repo_uploader *u, uint64_t *stored);
+
 bool repo__valid_layer(const char *s);
 bool repo__valid_class(const char *s);
 

@@ -12,6 +12,9 @@ typedef struct local {
 	strata_backend be;
 	char *root;
 	char *state; /* root/local: catalog and caches */
+	pthread_mutex_t lock;
+	char **deferred; /* objects written but not yet fsynced */
+	size_t ndeferred, capdeferred;
 } local;
 
 static int path_of(local *l, const char *name, char *out, size_t n)
@@ -66,10 +69,70 @@ static int write_all(int fd, const void *p, size_t len)
 	return 0;
 }
 
+static int put_file(local *l, const char *name, const void *p, size_t len,
+		    bool defer);
+
 static int l_put(strata_backend *be, const char *name, const void *p,
 		 size_t len)
 {
+	return put_file((local *)be, name, p, len, false);
+}
+
+static int remember(local *l, const char *path)
+{
+	int rc = 0;
+	pthread_mutex_lock(&l->lock);
+	if (l->ndeferred == l->capdeferred) {
+		size_t cap = l->capdeferred ? l->capdeferred * 2 : 64;
+		char **v = strata_realloc(l->deferred, cap * sizeof(*v));
+		if (!v)
+			rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+		else {
+			l->deferred = v;
+			l->capdeferred = cap;
+		}
+	}
+	if (!rc && !(l->deferred[l->ndeferred] = strata_strdup(path)))
+		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+	if (!rc)
+		l->ndeferred++;
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+static int l_put_deferred(strata_backend *be, const char *name, const void *p,
+			  size_t len)
+{
+	return put_file((local *)be, name, p, len, true);
+}
+
+static int l_sync(strata_backend *be)
+{
 	local *l = (local *)be;
+	int rc = 0;
+	pthread_mutex_lock(&l->lock);
+	for (size_t i = 0; i < l->ndeferred; i++) {
+		char *path = l->deferred[i];
+		int fd = rc ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+		if (!rc && (fd < 0 || fsync(fd)))
+			rc = io_err("sync", path);
+		if (fd >= 0)
+			close(fd);
+		char *slash = strrchr(path, '/');
+		*slash = 0;
+		if (!rc && (i + 1 == l->ndeferred ||
+			    strncmp(l->deferred[i + 1], path, strlen(path))))
+			rc = fsync_dir(path);
+		strata_free(path);
+	}
+	l->ndeferred = 0;
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+static int put_file(local *l, const char *name, const void *p, size_t len,
+		    bool defer)
+{
 	char path[PATH_MAX], tmp[PATH_MAX + 32], dir[PATH_MAX];
 	int rc = path_of(l, name, path, sizeof(path));
 	if (rc)
@@ -89,7 +152,18 @@ static int l_put(strata_backend *be, const char *name, const void *p,
 	}
 	if (fd < 0)
 		return io_err("create", tmp);
-	if (write_all(fd, p, len) || fsync(fd)) {
+	if (defer && !write_all(fd, p, len)) {
+		/* start writeback now; sync() waits for it */
+		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		close(fd);
+		if (rename(tmp, path)) {
+			rc = io_err("rename into", path);
+			unlink(tmp);
+			return rc;
+		}
+		return remember(l, path);
+	}
+	if (defer || write_all(fd, p, len) || fsync(fd)) {
 		rc = io_err("write", path);
 		close(fd);
 		unlink(tmp);
@@ -268,6 +342,10 @@ static const char *l_local_dir(strata_backend *be)
 static void l_close(strata_backend *be)
 {
 	local *l = (local *)be;
+	for (size_t i = 0; i < l->ndeferred; i++)
+		strata_free(l->deferred[i]);
+	strata_free(l->deferred);
+	pthread_mutex_destroy(&l->lock);
 	strata_free(l->root);
 	strata_free(l->state);
 	strata_free(be->location);
@@ -275,8 +353,8 @@ static void l_close(strata_backend *be)
 }
 
 static const struct strata_backend_ops local_ops = {
-	l_put, l_get, l_get_range, l_list, l_del, l_exists, l_local_dir,
-	l_close};
+	l_put, l_put_deferred, l_sync, l_get, l_get_range, l_list, l_del,
+	l_exists, l_local_dir, l_close};
 
 /* Remove temporaries a killed writer left behind (one level deep). */
 static void sweep_tmp(const char *dir, int depth)
@@ -334,6 +412,7 @@ int strata_backend_local_open(strata_backend **out, const char *path,
 	if (!l)
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	l->be.ops = &local_ops;
+	pthread_mutex_init(&l->lock, NULL);
 	l->root = strata_strdup(path);
 	l->be.location = strata_strdup(path);
 	size_t n = strlen(path) + 8;
