@@ -128,6 +128,23 @@ int cmd_ingest(cli *c, int argc, char **argv)
 	}
 	if (!o.dataset)
 		return cli_usage_error(usage_ingest, "--dataset NAME is required");
+	if (!strcmp(o.layer, "raw") + !strcmp(o.layer, "curated") +
+		    !strcmp(o.layer, "model-ready") ==
+	    0)
+		return cli_usage_error(usage_ingest,
+				       "unknown layer '%s': use raw, curated or "
+				       "model-ready",
+				       o.layer);
+	static const char *const classes[] = {"phi", "limited", "deid",
+					      "aggregate", "public"};
+	bool known = false;
+	for (size_t i = 0; i < 5; i++)
+		known |= !strcmp(o.klass, classes[i]);
+	if (!known)
+		return cli_usage_error(usage_ingest,
+				       "unknown class '%s': use phi, limited, "
+				       "deid, aggregate or public",
+				       o.klass);
 	if (optind >= argc)
 		return cli_usage_error(usage_ingest, "name at least one PATH");
 	o.progress = !c->quiet;

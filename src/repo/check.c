@@ -278,6 +278,8 @@ int strata_repo_check(strata_repo *r, bool read_data, bool progress,
 		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
 		goto out;
 	}
+	for (size_t i = 0; i < r->nbad_indexes; i++)
+		problem(&x, "%s", r->bad_indexes[i]);
 	if ((rc = r->be->ops->list(r->be, "index/", count_index, &x)) ||
 	    (rc = r->be->ops->list(r->be, "data/", check_pack, &x)))
 		goto out;

@@ -222,8 +222,23 @@ static int load_index_obj(const char *name, uint64_t size, void *payload)
 	plain.limit = MAX_SMALL_OBJECT * 4;
 	if ((rc = strata_codec_open(r->codec, &plain, obj, len,
 				    MAX_SMALL_OBJECT * 4)) ||
-	    (rc = strata_index_decode(&r->ix, plain.ptr, plain.len)))
-		rc = strata_error_prefix(rc, "index '%s': ", name);
+	    (rc = strata_index_decode(&r->ix, plain.ptr, plain.len))) {
+		/* One damaged index must not lock everyone out: note it for
+		 * check, and carry on without it. */
+		strata_error_prefix(rc, "index '%s': ", name);
+		if (rc != STRATA_ENOMEM) {
+			strata_warn("%s; run 'strata check'", strata_error_msg());
+			char **v = strata_realloc(r->bad_indexes,
+						  (r->nbad_indexes + 1) * sizeof(*v));
+			if (v) {
+				r->bad_indexes = v;
+				v[r->nbad_indexes] = strata_strdup(strata_error_msg());
+				if (v[r->nbad_indexes])
+					r->nbad_indexes++;
+			}
+			rc = 0;
+		}
+	}
 	strata_free(obj);
 	strata_buf_release(&plain);
 	return rc;
@@ -321,6 +336,9 @@ void strata_repo_close(strata_repo *r)
 	strata_index_release(&r->ix);
 	strata_backend_close(r->be);
 	strata_free(r->zone);
+	for (size_t i = 0; i < r->nbad_indexes; i++)
+		strata_free(r->bad_indexes[i]);
+	strata_free(r->bad_indexes);
 	strata_wipe(&r->keys, sizeof(r->keys));
 	strata_free(r);
 }
@@ -549,6 +567,7 @@ int strata_repo_resolve(strata_repo *r, const char *spec, char **dataset,
 int repo__lookup(strata_repo *r, const uint8_t root[32], const char *path,
 		 strata_node *out)
 {
+	const char *full = path;
 	uint8_t cur[32];
 	memcpy(cur, root, 32);
 	while (*path == '/')
@@ -578,7 +597,8 @@ int repo__lookup(strata_repo *r, const uint8_t root[32], const char *path,
 		if (!hit || (!last && hit->type != STRATA_NODE_DIR)) {
 			strata_tree_release(&t);
 			return strata_error_set(STRATA_ENOTFOUND,
-						"no such path '%.*s'", (int)len, path);
+						"no such path '%s' (no '%.*s' there)",
+						full, (int)len, path);
 		}
 		if (last) {
 			*out = *hit;

@@ -24,6 +24,8 @@ struct strata_repo {
 	char *zone;
 	uint32_t chunk_min, chunk_avg, chunk_max, pack_size;
 	int zstd_level;
+	char **bad_indexes; /* index objects that failed to load */
+	size_t nbad_indexes;
 };
 
 /* Read blob `id` and check that it hashes to its id. */
