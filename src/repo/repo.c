@@ -529,7 +529,7 @@ int repo__open_spec(strata_repo *r, const char *spec, strata_snapshot *s,
 		    uint8_t id[32])
 {
 	char *name = NULL;
-	uint32_t v, got;
+	uint32_t v = 0, got;
 	int rc = strata_repo_resolve(r, spec, &name, &v);
 	if (rc)
 		return rc;

@@ -163,7 +163,7 @@ int strata_index_decode(strata_index *ix, const uint8_t *p, size_t n)
 	uint32_t np = strata_rd_u32(&r);
 	for (uint32_t k = 0; k < np && !r.err; k++) {
 		const uint8_t *pid = strata_rd_bytes(&r, 32);
-		uint32_t cnt = strata_rd_u32(&r), pack;
+		uint32_t cnt = strata_rd_u32(&r), pack = 0;
 		if (r.err || (size_t)cnt * STRATA_PACK_ENTRY_SIZE > strata_rd_left(&r))
 			break;
 		if ((rc = strata_index_pack(ix, pid, &pack)))
