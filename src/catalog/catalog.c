@@ -14,7 +14,10 @@
 struct strata_catalog {
 	sqlite3 *db;
 	strata_aead *aead;
+	strata_hmac *hmac;
 	uint8_t mac[32];
+	uint8_t nonce_base[12]; /* random per open; a counter makes each unique */
+	uint64_t nonce_ctr;
 	sqlite3_stmt *ins_file;
 };
 
@@ -68,7 +71,10 @@ static int seal(strata_catalog *c, strata_buf *out, const char *col,
 	strata_buf_reset(out);
 	if ((rc = strata_buf_reserve(out, n + 28)))
 		return rc;
-	strata_random(out->ptr, 12);
+	uint64_t ctr = ++c->nonce_ctr;
+	memcpy(out->ptr, c->nonce_base, 12);
+	for (int i = 0; i < 8; i++)
+		out->ptr[4 + i] ^= (uint8_t)(ctr >> (8 * i));
 	if ((rc = strata_aead_seal(c->aead, out->ptr + 12, out->ptr, col,
 				   strlen(col), p, n)))
 		return rc;
@@ -79,12 +85,11 @@ static int seal(strata_catalog *c, strata_buf *out, const char *col,
 static int unseal(strata_catalog *c, char **out, size_t *outlen,
 		  const char *col, const void *blob, int n)
 {
-	if (!blob || n < 28) {
-		*out = strata_strdup("");
-		if (outlen)
-			*outlen = 0;
-		return *out ? 0 : strata_error_set(STRATA_ENOMEM, "out of memory");
-	}
+	if (!blob || n < 28)
+		return strata_error_set(STRATA_ECORRUPT,
+					"catalog value '%s' is damaged (%d bytes); "
+					"move local/catalog.db aside to rebuild it",
+					col, n);
 	size_t len = (size_t)n - 28;
 	char *p = strata_malloc(len + 1);
 	if (!p)
@@ -111,7 +116,7 @@ static void mac_of(strata_catalog *c, uint8_t out[32], const char *col,
 	if (strata_buf_puts(&b, col) || strata_buf_put_u8(&b, 0) ||
 	    strata_buf_put(&b, p, n))
 		abort();
-	strata_hmac_once(out, c->mac, 32, b.ptr, b.len);
+	strata_hmac_calc(c->hmac, out, b.ptr, b.len);
 	strata_buf_release(&b);
 }
 
@@ -159,7 +164,9 @@ int strata_catalog_open(strata_catalog **out, const char *path,
 	if (!c)
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	memcpy(c->mac, mac, 32);
-	if ((rc = strata_aead_new(&c->aead, key)))
+	strata_random(c->nonce_base, sizeof(c->nonce_base));
+	if ((rc = strata_aead_new(&c->aead, key)) ||
+	    (rc = strata_hmac_new(&c->hmac, mac, 32)))
 		goto fail;
 	if (sqlite3_open_v2(path, &c->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -195,6 +202,7 @@ void strata_catalog_close(strata_catalog *c)
 	sqlite3_finalize(c->ins_file);
 	sqlite3_close(c->db);
 	strata_aead_free(c->aead);
+	strata_hmac_free(c->hmac);
 	strata_wipe(c->mac, 32);
 	strata_free(c);
 }

@@ -47,6 +47,11 @@ int cli_open(cli *c, strata_repo **out);
 int cli_fail(const char *cmd, int rc);
 int cli_usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* After cli_getopt returned an option the command does not take. */
+int cli_bad_option(const char *usage, char **argv);
+/* Dataset names: letters, digits, '.', '_', '-'; not starting with '.'
+ * or '-'; at most 128 bytes. */
+bool cli_valid_dataset(const char *name);
 void cli_free(cli *c);
 /* Print a path (raw bytes) on a text line, escaping control characters. */
 void cli_put_path(FILE *f, const char *p, size_t n);

@@ -28,6 +28,27 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cli_bad_option(const char *usage, char **argv)
+{
+	return cli_usage_error(usage, "option '%s' is not valid here",
+			       argv[optind - 1]);
+}
+
+bool cli_valid_dataset(const char *name)
+{
+	size_t n = strlen(name);
+	if (!n || n > 128 || name[0] == '.' || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		      ch == '-'))
+			return false;
+	}
+	return true;
+}
+
 int cli_getopt(cli *c, int argc, char **argv, const struct option *extra,
 	       const char *usage)
 {

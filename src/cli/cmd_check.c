@@ -114,7 +114,7 @@ int cmd_check(cli *c, int argc, char **argv)
 	r.c = c;
 	while ((o = cli_getopt(c, argc, argv, opts, usage_check)) != -1) {
 		if (o != O_READ)
-			return cli_usage_error(usage_check, "bad option");
+			return cli_bad_option(usage_check, argv);
 		read_data = true;
 	}
 	if (optind != argc)
@@ -133,7 +133,9 @@ int cmd_check(cli *c, int argc, char **argv)
 		       " trees%s, %" PRIu64 " problems\n",
 		       rep.errors ? "check FAILED" : "check ok", rep.packs,
 		       rep.snapshots, rep.trees,
-		       read_data ? ", all data read and verified" : "",
+		       read_data ? (rep.errors ? ", all data read"
+					       : ", all data read and verified")
+				 : "",
 		       rep.errors);
 	for (size_t i = 0; i < r.nerrs; i++)
 		strata_free(r.errs[i]);

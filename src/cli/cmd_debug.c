@@ -27,7 +27,7 @@ int cmd_debug(cli *c, int argc, char **argv)
 			continue;
 		if (o == O_MAX && !strata_parse_u64(optarg, &max_mib))
 			continue;
-		return cli_usage_error(usage_debug, "bad option");
+		return cli_bad_option(usage_debug, argv);
 	}
 	if (argc - optind < 2 || strcmp(argv[optind], "speed"))
 		return cli_usage_error(usage_debug, "name 'speed' and files");
@@ -41,11 +41,11 @@ int cmd_debug(cli *c, int argc, char **argv)
 			return EXIT_FAIL;
 		}
 		for (;;) {
-			if (b.len + (1u << 20) + 1 > b.limit)
+			size_t want = b.limit - b.len < (1u << 20) ? b.limit - b.len
+								 : (1u << 20);
+			if (!want || strata_buf_reserve(&b, want))
 				break;
-			if (strata_buf_reserve(&b, 1u << 20))
-				break;
-			ssize_t n = read(fd, b.ptr + b.len, 1u << 20);
+			ssize_t n = read(fd, b.ptr + b.len, want);
 			if (n <= 0)
 				break;
 			b.len += (size_t)n;

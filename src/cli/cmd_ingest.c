@@ -71,21 +71,27 @@ static double mib(uint64_t b)
 static void summary_text(const strata_ingest_opts *o,
 			 const strata_ingest_stats *s)
 {
-	double dedup = s->bytes_read ? (double)s->bytes_read /
-					       (double)(s->bytes_new ? s->bytes_new : 1)
-				     : 0;
-	double comp = s->bytes_stored ? (double)s->bytes_new /
-						(double)s->bytes_stored
-				      : 0;
+	/* dedup: bytes of the version per byte that had to be stored;
+	 * compression: new bytes per byte written to the backend */
+	double dedup = s->bytes_new ? (double)s->bytes_total / (double)s->bytes_new
+				    : 0;
+	double comp = s->bytes_stored && s->bytes_new
+			      ? (double)s->bytes_new / (double)s->bytes_stored
+			      : 0;
 	printf("%s@v%u  snapshot %.16s\n", o->dataset, s->version, s->snapshot);
 	printf("  files      %" PRIu64 " (%" PRIu64 " unchanged), %" PRIu64
 	       " dirs, %" PRIu64 " symlinks\n",
 	       s->files, s->files_unchanged, s->dirs, s->symlinks);
 	printf("  read       %.1f MiB of %.1f MiB\n", mib(s->bytes_read),
 	       mib(s->bytes_total));
-	printf("  new        %.1f MiB (dedup %.2fx), stored %.1f MiB "
-	       "(compression %.2fx)\n",
-	       mib(s->bytes_new), dedup, mib(s->bytes_stored), comp);
+	if (s->bytes_new)
+		printf("  new        %.1f MiB (dedup %.2fx), stored %.1f MiB "
+		       "(compression %.2fx)\n",
+		       mib(s->bytes_new), dedup, mib(s->bytes_stored), comp);
+	else
+		printf("  new        nothing: all content was already stored "
+		       "(%.1f KiB of metadata written)\n",
+		       (double)s->bytes_stored / 1024.0);
 	printf("  time       %.2f s, %.1f MiB/s\n", s->seconds,
 	       s->seconds > 0 ? mib(s->bytes_read) / s->seconds : 0.0);
 	if (s->errors || s->skipped)
@@ -123,11 +129,16 @@ int cmd_ingest(cli *c, int argc, char **argv)
 						       "--threads takes 1..64");
 			o.threads = (int)th;
 			break;
-		default: return cli_usage_error(usage_ingest, "bad option");
+		default: return cli_bad_option(usage_ingest, argv);
 		}
 	}
 	if (!o.dataset)
 		return cli_usage_error(usage_ingest, "--dataset NAME is required");
+	if (!cli_valid_dataset(o.dataset))
+		return cli_usage_error(usage_ingest,
+				       "bad dataset name '%s': use letters, digits, "
+				       "'.', '_' and '-' (not first), at most 128",
+				       o.dataset);
 	if (!strcmp(o.layer, "raw") + !strcmp(o.layer, "curated") +
 		    !strcmp(o.layer, "model-ready") ==
 	    0)
@@ -158,7 +169,7 @@ int cmd_ingest(cli *c, int argc, char **argv)
 	} else {
 		if (c->json)
 			summary_json(&o, &st);
-		else if (!c->quiet || 1)
+		else if (!c->quiet)
 			summary_text(&o, &st);
 		if (rc == STRATA_EPARTIAL) {
 			fprintf(stderr,

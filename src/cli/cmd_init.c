@@ -46,15 +46,20 @@ int cmd_init(cli *c, int argc, char **argv)
 		case O_AVG: rc = u32_arg(optarg, &cfg.chunk_avg); break;
 		case O_MAX: rc = u32_arg(optarg, &cfg.chunk_max); break;
 		case O_KDF:
-			if (!(rc = u32_arg(optarg, &mib)))
-				cfg.kdf_mem_kib = mib * 1024;
+			if (!(rc = u32_arg(optarg, &mib)) && (mib < 8 || mib > 4096))
+				rc = cli_usage_error(usage_init,
+						     "--kdf-memory takes 8..4096 "
+						     "(MiB)");
+			cfg.kdf_mem_kib = mib * 1024;
 			break;
-		default: return cli_usage_error(usage_init, "bad option");
+		default: return cli_bad_option(usage_init, argv);
 		}
 		if (rc)
 			return rc;
 	}
 	const char *repo = optind < argc ? argv[optind] : c->repo;
+	if (!repo)
+		repo = getenv("STRATA_REPO");
 	if (!repo || optind + 1 < argc)
 		return cli_usage_error(usage_init, "name one repository directory");
 	if (cfg.zone && (!*cfg.zone || strpbrk(cfg.zone, " \n\t/")))

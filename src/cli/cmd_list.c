@@ -26,7 +26,7 @@ static int no_options(cli *c, int argc, char **argv, const char *usage)
 {
 	int o;
 	while ((o = cli_getopt(c, argc, argv, NULL, usage)) != -1)
-		return cli_usage_error(usage, "bad option");
+		return cli_bad_option(usage, argv);
 	return 0;
 }
 
@@ -132,6 +132,11 @@ int cmd_log(cli *c, int argc, char **argv)
 		return rc;
 	if (argc - optind != 1)
 		return cli_usage_error(usage_log, "name one dataset");
+	if (strchr(argv[optind], '@'))
+		return cli_usage_error(usage_log, "'log' takes a dataset name "
+				       "without @vN: 'strata log %.*s'",
+				       (int)(strchr(argv[optind], '@') - argv[optind]),
+				       argv[optind]);
 	if ((rc = cli_open(c, &r)))
 		return cli_fail("log", rc);
 	strata_json_init(&j, stdout);

@@ -27,7 +27,7 @@ int cmd_restore(cli *c, int argc, char **argv)
 	int o, rc;
 	while ((o = cli_getopt(c, argc, argv, opts, usage_restore)) != -1) {
 		if (o != O_INCLUDE)
-			return cli_usage_error(usage_restore, "bad option");
+			return cli_bad_option(usage_restore, argv);
 		glob = optarg;
 	}
 	if (argc - optind != 2)

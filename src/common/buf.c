@@ -7,7 +7,9 @@
 int strata_buf_reserve(strata_buf *b, size_t extra)
 {
 	size_t need, limit = b->limit ? b->limit : STRATA_BUF_DEFAULT_LIMIT;
-	if (strata_size_add(&need, b->len, extra + 1) || need > limit + 1)
+	/* one byte more than asked is kept for strata_buf_cstr's NUL */
+	if (strata_size_add(&need, b->len, extra) || need > limit ||
+	    strata_size_add(&need, need, 1))
 		return strata_error_set(STRATA_EINVAL,
 					"buffer limit of %zu bytes exceeded",
 					limit);
@@ -49,7 +51,7 @@ int strata_buf_printf(strata_buf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return strata_error_set(STRATA_EINVAL, "bad format");
-	int rc = strata_buf_reserve(b, (size_t)n + 1);
+	int rc = strata_buf_reserve(b, (size_t)n);
 	if (rc)
 		return rc;
 	va_start(ap, fmt);
@@ -87,7 +89,7 @@ int strata_buf_put_u64(strata_buf *b, uint64_t v)
 
 int strata_buf_cstr(strata_buf *b)
 {
-	int rc = strata_buf_reserve(b, 1);
+	int rc = strata_buf_reserve(b, 0);
 	if (rc)
 		return rc;
 	b->ptr[b->len] = 0;

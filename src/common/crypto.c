@@ -13,10 +13,26 @@ struct strata_sha256_ctx {
 	EVP_MD_CTX *md;
 };
 
+/* OpenSSL 3 looks an algorithm up on every init given md_sha256();
+ * fetching it once makes per-file hashing cheap. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
+static const EVP_MD *md_sha256(void)
+{
+	pthread_once(&sha256_once, fetch_sha256);
+	return sha256_md ? sha256_md : EVP_sha256();
+}
+
 void strata_sha256(uint8_t out[32], const void *p, size_t n)
 {
 	unsigned int len = 32;
-	EVP_Digest(p, n, out, &len, EVP_sha256(), NULL);
+	EVP_Digest(p, n, out, &len, md_sha256(), NULL);
 }
 
 int strata_sha256_new(strata_sha256_ctx **out)
@@ -26,7 +42,7 @@ int strata_sha256_new(strata_sha256_ctx **out)
 		strata_free(c);
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	}
-	EVP_DigestInit_ex(c->md, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(c->md, md_sha256(), NULL);
 	*out = c;
 	return 0;
 }
@@ -41,7 +57,7 @@ void strata_sha256_final(strata_sha256_ctx *c, uint8_t out[32])
 {
 	unsigned int len = 32;
 	EVP_DigestFinal_ex(c->md, out, &len);
-	EVP_DigestInit_ex(c->md, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(c->md, md_sha256(), NULL);
 }
 
 void strata_sha256_free(strata_sha256_ctx *c)
@@ -76,11 +92,11 @@ int strata_hmac_new(strata_hmac **out, const uint8_t *key, size_t keylen)
 		memcpy(k, key, keylen);
 	for (int i = 0; i < 64; i++)
 		pad[i] = k[i] ^ 0x36;
-	EVP_DigestInit_ex(h->inner, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(h->inner, md_sha256(), NULL);
 	EVP_DigestUpdate(h->inner, pad, 64);
 	for (int i = 0; i < 64; i++)
 		pad[i] = k[i] ^ 0x5c;
-	EVP_DigestInit_ex(h->outer, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(h->outer, md_sha256(), NULL);
 	EVP_DigestUpdate(h->outer, pad, 64);
 	strata_wipe(k, sizeof(k));
 	strata_wipe(pad, sizeof(pad));

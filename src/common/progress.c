@@ -7,10 +7,13 @@
 #include <sys/ioctl.h>
 
 int strata_quiet;
+static int line_shown; /* a progress line is on the terminal */
 
 void strata_warn(const char *fmt, ...)
 {
 	va_list ap;
+	if (__atomic_exchange_n(&line_shown, 0, __ATOMIC_RELAXED))
+		fputs("\r\033[K", stderr);
 	fputs("strata: warning: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -53,11 +56,12 @@ void strata_progress_show(strata_progress *p, const char *fmt, ...)
 		line[p->width - 1] = 0;
 	fprintf(stderr, "\r\033[K%s", line);
 	fflush(stderr);
+	__atomic_store_n(&line_shown, 1, __ATOMIC_RELAXED);
 }
 
 void strata_progress_done(strata_progress *p)
 {
-	if (p->enabled && p->last > 0) {
+	if (p->enabled && __atomic_exchange_n(&line_shown, 0, __ATOMIC_RELAXED)) {
 		fputs("\r\033[K", stderr);
 		fflush(stderr);
 	}

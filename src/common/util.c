@@ -41,7 +41,7 @@ int strata_unhex(uint8_t *out, size_t n, const char *hex)
 int strata_parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
-	if (!s || !*s || *s == '-' || *s == '+')
+	if (!s || *s < '0' || *s > '9') /* strtoull would skip spaces and '-' */
 		return STRATA_EINVAL;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);

@@ -40,6 +40,8 @@ typedef struct ingest {
 	size_t qhead, qcount;
 	int active, idle;
 	repo_uploader *up;
+	dev_t repo_dev; /* the repository's own directory is never ingested */
+	ino_t repo_ino;
 } ingest;
 
 #define SEAL_QUEUE 8
@@ -91,8 +93,6 @@ static void warn_file(ingest *g, bool error, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&g->lock);
-	if (g->o->progress)
-		fputs("\r\033[K", stderr);
 	strata_warn("%s", msg);
 	if (error)
 		g->st->errors++;
@@ -190,6 +190,13 @@ static int visit(ingest *g, inode *k, const char *path, const struct stat *sb,
 		if (!(k->src = strata_strdup(path)))
 			return strata_error_set(STRATA_ENOMEM, "out of memory");
 		return 0; /* queued by collect_jobs once the tree stops moving */
+	}
+	if (S_ISDIR(sb->st_mode) && sb->st_dev == g->repo_dev &&
+	    sb->st_ino == g->repo_ino) {
+		warn_file(g, false, "skipping '%s': it is the repository itself",
+			  path);
+		k->failed = true;
+		return 0;
 	}
 	if (S_ISDIR(sb->st_mode)) {
 		strata_tree sub = {0};
@@ -1018,6 +1025,11 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	g.o = o;
 	g.st = st;
 	g.root.n.type = STRATA_NODE_DIR;
+	struct stat rsb;
+	if (!stat(r->be->location, &rsb)) {
+		g.repo_dev = rsb.st_dev;
+		g.repo_ino = rsb.st_ino;
+	}
 	pthread_mutex_init(&g.lock, NULL);
 	pthread_mutex_init(&g.qlock, NULL);
 	pthread_cond_init(&g.qcond, NULL);

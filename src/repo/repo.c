@@ -122,11 +122,13 @@ int strata_repo_init(const char *path, const strata_repo_config *cfg,
 		goto out;
 	strata_kdf_params kdf = {cfg->kdf_t ? cfg->kdf_t : 3,
 				 cfg->kdf_mem_kib ? cfg->kdf_mem_kib : 65536};
-	if ((rc = strata_backend_local_open(&be, path, 1)))
-		goto out;
+	/* everything that can be refused is checked before the directory
+	 * is created, so a failed init leaves nothing behind */
 	if ((rc = strata_keys_wrap(&b, &r.keys, auth->password,
 				   auth->password_len,
 				   auth->password ? NULL : auth->keyfile, &kdf)))
+		goto out;
+	if ((rc = strata_backend_local_open(&be, path, 1)))
 		goto out;
 	strata_random(kid, sizeof(kid));
 	strata_hex(hex, kid, sizeof(kid));

@@ -364,23 +364,26 @@ typedef struct restore_ctx {
 	int fatal;
 } restore_ctx;
 
-static bool wanted(const restore_ctx *x, const char *rel, bool is_dir)
+/* With --include, a path is restored if it matches, or if a directory
+ * above it matched (`selected`). Directories are created only when
+ * something in them is restored. */
+static bool matches(const restore_ctx *x, const char *rel)
 {
-	if (!x->glob)
-		return true;
-	if (!fnmatch(x->glob, rel, 0))
-		return true;
-	if (is_dir)
-		return true; /* decided per descendant */
-	/* a matching leading directory selects everything below it */
+	return !x->glob || !fnmatch(x->glob, rel, 0);
+}
+
+static int make_parent(const char *dst)
+{
 	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", rel);
-	for (char *s = strrchr(tmp, '/'); s; s = strrchr(tmp, '/')) {
-		*s = 0;
-		if (!fnmatch(x->glob, tmp, 0))
-			return true;
-	}
-	return false;
+	const char *slash = strrchr(dst, '/');
+	if (!slash || (size_t)(slash - dst) >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, dst, (size_t)(slash - dst));
+	tmp[slash - dst] = 0;
+	struct stat sb;
+	if (!stat(tmp, &sb))
+		return 0;
+	return strata_mkdir_p(tmp, 0700);
 }
 
 static void rwarn(restore_ctx *x, const char *fmt, ...)
@@ -393,21 +396,28 @@ static void rwarn(restore_ctx *x, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&x->lock);
-	fprintf(stderr, "\r\033[K");
 	strata_warn("%s", msg);
 	x->st->errors++;
 	pthread_mutex_unlock(&x->lock);
 }
 
-static int restore_tree(restore_ctx *x, const uint8_t id[32]);
+static int restore_tree(restore_ctx *x, const uint8_t id[32], bool selected);
 
-static int restore_node(restore_ctx *x, strata_node *n)
+static int restore_node(restore_ctx *x, strata_node *n, bool selected)
 {
 	const char *dst = (char *)x->dst.ptr, *rel = (char *)x->rel.ptr;
-	if (!wanted(x, rel, n->type == STRATA_NODE_DIR))
-		return 0;
+	int rc;
+	selected = selected || matches(x, rel);
+	if (n->type != STRATA_NODE_DIR) {
+		if (!selected)
+			return 0;
+		if ((rc = make_parent(dst)))
+			return rc;
+	}
 	if (n->type == STRATA_NODE_DIR) {
 		struct stat sb;
+		if (!selected)
+			goto record; /* created later if something inside is */
 		if (mkdir(dst, 0700) && errno != EEXIST)
 			return strata_error_set(strata_errno_code(errno),
 						"cannot create directory '%s': %s",
@@ -418,6 +428,8 @@ static int restore_node(restore_ctx *x, strata_node *n)
 						"that is not a directory is in "
 						"the way",
 						dst);
+		x->st->dirs++;
+record:
 		if (x->ndirs == x->capdirs) {
 			size_t cap = x->capdirs ? x->capdirs * 2 : 64;
 			void *p = strata_realloc(x->dirs, cap * sizeof(*x->dirs));
@@ -432,8 +444,7 @@ static int restore_node(restore_ctx *x, strata_node *n)
 		d->mode = n->mode;
 		d->mtime_ns = n->mtime_ns;
 		x->ndirs++;
-		x->st->dirs++;
-		return restore_tree(x, n->subtree);
+		return restore_tree(x, n->subtree, selected);
 	}
 	if (n->type == STRATA_NODE_SYMLINK) {
 		unlink(dst);
@@ -466,7 +477,7 @@ static int restore_node(restore_ctx *x, strata_node *n)
 	return 0;
 }
 
-static int restore_tree(restore_ctx *x, const uint8_t id[32])
+static int restore_tree(restore_ctx *x, const uint8_t id[32], bool selected)
 {
 	strata_tree t;
 	int rc = repo__load_tree(x->r, id, &t);
@@ -484,7 +495,7 @@ static int restore_tree(restore_ctx *x, const uint8_t id[32])
 		    (rc = strata_buf_put(&x->dst, n->name, n->name_len)) ||
 		    (rc = strata_buf_cstr(&x->dst)))
 			break;
-		rc = restore_node(x, n);
+		rc = restore_node(x, n, selected);
 	}
 	x->rel.len = rb;
 	x->dst.len = db;
@@ -630,7 +641,7 @@ int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 		goto out;
 	while (x.dst.len > 1 && x.dst.ptr[x.dst.len - 1] == '/')
 		x.dst.len--;
-	if ((rc = strata_buf_cstr(&x.dst)) || (rc = restore_tree(&x, s.root)) ||
+	if ((rc = strata_buf_cstr(&x.dst)) || (rc = restore_tree(&x, s.root, false)) ||
 	    (rc = run_restore(&x, progress)))
 		goto out;
 	if (x.fatal)
@@ -642,6 +653,9 @@ int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 		struct timespec ts[2] = {{0, UTIME_OMIT},
 					 {x.dirs[i].mtime_ns / 1000000000,
 					  x.dirs[i].mtime_ns % 1000000000}};
+		struct stat sb;
+		if (lstat(x.dirs[i].path, &sb) || !S_ISDIR(sb.st_mode))
+			continue; /* nothing in it was selected */
 		chmod(x.dirs[i].path, x.dirs[i].mode & 07777);
 		utimensat(AT_FDCWD, x.dirs[i].path, ts, 0);
 	}

@@ -130,6 +130,47 @@ static int l_sync(strata_backend *be)
 	return rc;
 }
 
+/*
+ * Large objects (packs) are written with O_DIRECT when the file system
+ * allows it: on the machines we measured, buffered writes of tens of MiB
+ * ran at a third of the device's speed because of dirty-page throttling.
+ * The aligned bulk goes direct from an aligned copy; the tail is written
+ * normally. Returns 1 if it wrote nothing and the caller should fall back.
+ */
+#define DIRECT_MIN (4u << 20)
+#define DIRECT_ALIGN 4096
+
+static int write_direct(const char *tmp, const void *p, size_t len)
+{
+	size_t bulk = len & ~(size_t)(DIRECT_ALIGN - 1);
+	void *al = NULL;
+	int fd = open(tmp, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	if (posix_memalign(&al, DIRECT_ALIGN, bulk)) {
+		close(fd);
+		return 1;
+	}
+	memcpy(al, p, bulk);
+	int rc = write_all(fd, al, bulk);
+	int e = errno;
+	free(al);
+	close(fd);
+	errno = e;
+	if (rc)
+		return e == EINVAL ? 1 : -1;
+	if (bulk == len)
+		return 0;
+	fd = open(tmp, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = write_all(fd, (const uint8_t *)p + bulk, len - bulk);
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
 static int put_file(local *l, const char *name, const void *p, size_t len,
 		    bool defer)
 {
@@ -152,7 +193,20 @@ static int put_file(local *l, const char *name, const void *p, size_t len,
 	}
 	if (fd < 0)
 		return io_err("create", tmp);
-	if (defer && !write_all(fd, p, len)) {
+	if (len >= DIRECT_MIN) {
+		int d = write_direct(tmp, p, len);
+		if (d < 0) {
+			rc = io_err("write", path);
+			close(fd);
+			unlink(tmp);
+			return rc;
+		}
+		if (d == 0) {
+			p = NULL; /* written: only sync and rename are left */
+			len = 0;
+		}
+	}
+	if (defer && (!len || !write_all(fd, p, len))) {
 		/* start writeback now; sync() waits for it */
 		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 		close(fd);
@@ -163,7 +217,7 @@ static int put_file(local *l, const char *name, const void *p, size_t len,
 		}
 		return remember(l, path);
 	}
-	if (defer || write_all(fd, p, len) || fsync(fd)) {
+	if (defer || (len && write_all(fd, p, len)) || fsync(fd)) {
 		rc = io_err("write", path);
 		close(fd);
 		unlink(tmp);

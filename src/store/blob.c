@@ -38,7 +38,7 @@ int strata_codec_new(strata_codec **out, const strata_keys *k, int zlevel)
 	}
 	c->zlevel = zlevel;
 	c->key_id = k->key_id;
-	c->tmp.limit = STRATA_BLOB_MAX + 65536;
+	c->tmp.limit = ZSTD_compressBound(STRATA_BLOB_MAX) + 65536;
 	/* Random 96-bit nonces per blob would be fine too; a random base plus
 	 * a counter per codec is cheaper and never repeats within a process. */
 	strata_random(c->nonce_base, sizeof(c->nonce_base));

@@ -165,7 +165,9 @@ int strata_index_decode(strata_index *ix, const uint8_t *p, size_t n)
 		const uint8_t *pid = strata_rd_bytes(&r, 32);
 		uint32_t cnt = strata_rd_u32(&r), pack = 0;
 		if (r.err || (size_t)cnt * STRATA_PACK_ENTRY_SIZE > strata_rd_left(&r))
-			break;
+			return strata_error_set(STRATA_ECORRUPT,
+						"index is truncated (pack %u of %u)",
+						k, np);
 		if ((rc = strata_index_pack(ix, pid, &pack)))
 			return rc;
 		for (uint32_t i = 0; i < cnt; i++) {

@@ -105,15 +105,18 @@ int strata_keys_unwrap(strata_keys *k, const uint8_t *obj, size_t len,
 	int rc = kek(kk, type, obj + 17, t, mem, pass, passlen, keyfile);
 	if (rc)
 		return rc;
+	uint8_t master[64];
 	if ((rc = strata_aead_new(&a, kk)))
 		goto out;
-	if (strata_aead_open(a, k->master, obj + KEY_HDR, obj, KEY_HDR,
+	if (strata_aead_open(a, master, obj + KEY_HDR, obj, KEY_HDR,
 			     obj + KEY_HDR + 12, 64)) {
 		rc = STRATA_EAUTH;
 		goto out;
 	}
+	memcpy(k->master, master, 64); /* only once verified */
 	strata_keys_derive(k);
 out:
+	strata_wipe(master, sizeof(master));
 	strata_aead_free(a);
 	strata_wipe(kk, sizeof(kk));
 	return rc;

@@ -86,8 +86,9 @@ int strata_pack_parse_table(const uint8_t *p, size_t n, size_t pack_len,
 	strata_rd_init(&r, p, n);
 	const uint8_t *m = strata_rd_bytes(&r, 8);
 	uint32_t cnt = strata_rd_u32(&r);
-	if (!m || memcmp(m, TABLE_MAGIC, 8))
-		return strata_error_set(STRATA_ECORRUPT, "pack table has a bad magic");
+	if (!m || r.err || memcmp(m, TABLE_MAGIC, 8))
+		return strata_error_set(STRATA_ECORRUPT,
+					"pack table is truncated or has a bad magic");
 	if ((size_t)cnt * STRATA_PACK_ENTRY_SIZE != strata_rd_left(&r))
 		return strata_error_set(STRATA_ECORRUPT,
 					"pack table says %u entries but holds %zu "

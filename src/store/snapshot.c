@@ -9,6 +9,8 @@
 #define SNAP_MAGIC "STRSNP01"
 #define MAX_FIELD (1u << 20)
 
+#define F_END 0xffff /* last field, empty: a cut snapshot is detected */
+
 enum {
 	F_DATASET = 1, F_VERSION, F_LAYER, F_CLASS, F_MESSAGE, F_AUTHOR,
 	F_TIME, F_ROOT, F_PARENT, F_FILES, F_DIRS, F_BYTES, F_ZONE
@@ -53,7 +55,8 @@ int strata_snapshot_encode(const strata_snapshot *s, strata_buf *out)
 	    (rc = put_u64(out, F_FILES, s->files)) ||
 	    (rc = put_u64(out, F_DIRS, s->dirs)) ||
 	    (rc = put_u64(out, F_BYTES, s->bytes)) ||
-	    (rc = put_str(out, F_ZONE, s->zone)))
+	    (rc = put_str(out, F_ZONE, s->zone)) ||
+	    (rc = put_field(out, F_END, "", 0)))
 		return rc;
 	return 0;
 }
@@ -123,16 +126,23 @@ int strata_snapshot_decode(strata_snapshot *s, const uint8_t *p, size_t n)
 	const uint8_t *m = strata_rd_bytes(&r, 8);
 	if (!m || memcmp(m, SNAP_MAGIC, 8))
 		return strata_error_set(STRATA_ECORRUPT, "snapshot has a bad magic");
-	while (!rc && strata_rd_left(&r)) {
+	bool end = false;
+	while (!rc && !end) {
 		uint16_t tag = strata_rd_u16(&r);
 		uint32_t len = strata_rd_u32(&r);
 		const uint8_t *v = len <= MAX_FIELD ? strata_rd_bytes(&r, len) : NULL;
-		if (!v) {
+		if (!v || r.err) {
 			rc = strata_error_set(STRATA_ECORRUPT, "snapshot is truncated");
 			break;
 		}
-		rc = field(s, tag, v, len, &seen);
+		if (tag == F_END)
+			end = true;
+		else
+			rc = field(s, tag, v, len, &seen);
 	}
+	if (!rc && strata_rd_left(&r))
+		rc = strata_error_set(STRATA_ECORRUPT,
+				      "snapshot has bytes after its end");
 	unsigned need = 1u << F_DATASET | 1u << F_VERSION | 1u << F_ROOT |
 			1u << F_LAYER | 1u << F_CLASS;
 	if (!rc && (seen & need) != need)

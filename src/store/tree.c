@@ -131,8 +131,9 @@ int strata_tree_decode(strata_tree *t, const uint8_t *p, size_t n)
 	const uint8_t *m = strata_rd_bytes(&r, 8);
 	uint32_t cnt = strata_rd_u32(&r);
 	memset(t, 0, sizeof(*t));
-	if (!m || memcmp(m, TREE_MAGIC, 8))
-		return strata_error_set(STRATA_ECORRUPT, "tree has a bad magic");
+	if (!m || r.err || memcmp(m, TREE_MAGIC, 8))
+		return strata_error_set(STRATA_ECORRUPT,
+					"tree is truncated or has a bad magic");
 	/* every entry takes at least 40 bytes: bounds the allocation */
 	if (cnt > strata_rd_left(&r) / 40)
 		return strata_error_set(STRATA_ECORRUPT,
