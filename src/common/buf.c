@@ -136,7 +136,7 @@ uint8_t strata_rd_u8(strata_rd *r)
 uint16_t strata_rd_u16(strata_rd *r)
 {
 	const uint8_t *p = strata_rd_bytes(r, 2);
-	return p ? (uint16_t)(p[0] | p[1] << 8) : 0;
+	return p ? (uint16_t)(p[0] | (unsigned)p[1] << 8) : 0;
 }
 
 uint32_t strata_rd_u32(strata_rd *r)

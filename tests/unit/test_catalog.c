@@ -1,0 +1,394 @@
+/*
+ * test_catalog.c - unit tests for the SQLite catalog (src/catalog/catalog.c):
+ * snapshots, files, version lookups and listings, that names, paths and
+ * messages never reach the database files in plaintext, and that another
+ * key is refused.
+ */
+#include <sqlite3.h>
+
+#include "unit.h"
+
+#include "catalog/catalog.h"
+
+#define DS1 "ZEBRAFISH-COHORT-7731"
+#define DS2 "alpha-study-0815"
+#define PATH1 "patients/JOHN-DOE-44812/scan-0001.dcm"
+#define MSG1 "re-identified by KLINIKUM-NORD request 5512"
+
+typedef struct fixture {
+	char *dir;
+	char db[PATH_MAX];
+	uint8_t key[32], mac[32];
+	strata_catalog *c;
+} fixture;
+
+static int setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	f->dir = unit_tmpdir();
+	snprintf(f->db, sizeof(f->db), "%s/catalog.db", f->dir);
+	unit_fill(f->key, 32, 1);
+	unit_fill(f->mac, 32, 2);
+	if (strata_catalog_open(&f->c, f->db, f->key, f->mac))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	strata_catalog_close(f->c);
+	unit_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static strata_cat_snap snap(const char *ds, uint32_t v, uint32_t parent,
+			    const char *msg)
+{
+	strata_cat_snap s;
+	memset(&s, 0, sizeof(s));
+	unit_fill(s.id, 32, (uint64_t)v * 1000 + strlen(ds));
+	s.dataset = (char *)ds;
+	s.version = v;
+	s.time_ns = 1700000000000000000LL + v;
+	s.message = (char *)msg;
+	snprintf(s.layer, sizeof(s.layer), "%s", v % 2 ? "raw" : "curated");
+	snprintf(s.klass, sizeof(s.klass), "%s", "phi");
+	s.files = 10 * v;
+	s.bytes = 1000 * v;
+	s.parent_version = parent;
+	return s;
+}
+
+/* DS1 v1..v3 with files, DS2 v1; all in one transaction. */
+static void populate(fixture *f)
+{
+	int64_t row;
+	uint8_t sha[32];
+	unit_fill(sha, 32, 3);
+	assert_int_equal(strata_catalog_begin(f->c), 0);
+	for (uint32_t v = 1; v <= 3; v++) {
+		strata_cat_snap s = snap(DS1, v, v - 1, v == 2 ? MSG1 : NULL);
+		assert_int_equal(strata_catalog_add_snapshot(f->c, &s, &row),
+				 0);
+		for (int i = 0; i < 5; i++) {
+			char p[128];
+			snprintf(p, sizeof(p), "%s.%d", PATH1, i);
+			assert_int_equal(
+			    strata_catalog_add_file(f->c, row, p, strlen(p),
+						    4096, sha, "raw", "phi"),
+			    0);
+		}
+	}
+	strata_cat_snap s = snap(DS2, 1, 0, "first import");
+	assert_int_equal(strata_catalog_add_snapshot(f->c, &s, &row), 0);
+	assert_int_equal(strata_catalog_commit(f->c), 0);
+}
+
+static void test_find(void **state)
+{
+	fixture *f = *state;
+	uint8_t id[32];
+	uint32_t v = 0;
+	populate(f);
+	strata_cat_snap want = snap(DS1, 3, 2, NULL);
+	assert_int_equal(strata_catalog_find(f->c, DS1, 0, id, &v), 0);
+	assert_int_equal(v, 3);
+	assert_memory_equal(id, want.id, 32);
+	want = snap(DS1, 2, 1, NULL);
+	assert_int_equal(strata_catalog_find(f->c, DS1, 2, id, &v), 0);
+	assert_int_equal(v, 2);
+	assert_memory_equal(id, want.id, 32);
+	assert_int_equal(strata_catalog_find(f->c, DS1, 4, id, &v),
+			 STRATA_ENOTFOUND);
+	assert_int_equal(strata_catalog_find(f->c, "no-such", 0, id, &v),
+			 STRATA_ENOTFOUND);
+	/* lookups are exact: case and prefixes matter */
+	assert_int_equal(
+	    strata_catalog_find(f->c, "zebrafish-cohort-7731", 0, id, &v),
+	    STRATA_ENOTFOUND);
+	assert_int_equal(strata_catalog_find(f->c, "ZEBRAFISH", 0, id, &v),
+			 STRATA_ENOTFOUND);
+	want = snap(DS2, 1, 0, NULL);
+	assert_int_equal(strata_catalog_find(f->c, DS2, 0, id, &v), 0);
+	assert_int_equal(v, 1);
+	assert_memory_equal(id, want.id, 32);
+
+	assert_int_equal(strata_catalog_has_snapshot(f->c, want.id), 1);
+	uint8_t absent[32];
+	unit_fill(absent, 32, 12345);
+	assert_int_equal(strata_catalog_has_snapshot(f->c, absent), 0);
+	uint64_t n = 0;
+	assert_int_equal(strata_catalog_snapshot_count(f->c, &n), 0);
+	assert_int_equal(n, 4);
+
+	/* a version number is taken once per dataset */
+	int64_t row;
+	strata_cat_snap dup = snap(DS1, 2, 1, NULL);
+	dup.id[0] ^= 1;
+	assert_int_equal(strata_catalog_begin(f->c), 0);
+	assert_int_equal(strata_catalog_add_snapshot(f->c, &dup, &row),
+			 STRATA_EEXIST);
+	strata_catalog_rollback(f->c);
+	assert_int_equal(strata_catalog_snapshot_count(f->c, &n), 0);
+	assert_int_equal(n, 4);
+}
+
+typedef struct seen {
+	char names[8][64];
+	strata_cat_dataset d[8];
+	strata_cat_snap s[8];
+	char msgs[8][128];
+	size_t n;
+} seen;
+
+static int on_dataset(const strata_cat_dataset *d, void *payload)
+{
+	seen *s = payload;
+	assert_true(s->n < 8);
+	s->d[s->n] = *d;
+	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", d->name);
+	s->d[s->n].name = s->names[s->n];
+	s->n++;
+	return 0;
+}
+
+static int on_snap(const strata_cat_snap *sn, void *payload)
+{
+	seen *s = payload;
+	assert_true(s->n < 8);
+	s->s[s->n] = *sn;
+	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", sn->dataset);
+	snprintf(s->msgs[s->n], sizeof(s->msgs[0]), "%s",
+		 sn->message ? sn->message : "(null)");
+	s->n++;
+	return 0;
+}
+
+static int stop_first(const strata_cat_dataset *d, void *payload)
+{
+	(void)d;
+	(*(int *)payload)++;
+	return 7;
+}
+
+static void test_listing(void **state)
+{
+	fixture *f = *state;
+	seen s;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(strata_catalog_datasets(f->c, on_dataset, &s), 0);
+	assert_int_equal(s.n, 0);
+	populate(f);
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(strata_catalog_datasets(f->c, on_dataset, &s), 0);
+	assert_int_equal(s.n, 2);
+	/* sorted by name, byte order */
+	assert_string_equal(s.names[0], DS1);
+	assert_int_equal(s.d[0].versions, 3);
+	assert_int_equal(s.d[0].latest, 3);
+	assert_string_equal(s.d[0].layer, "raw");
+	assert_string_equal(s.d[0].klass, "phi");
+	assert_string_equal(s.names[1], DS2);
+	assert_int_equal(s.d[1].versions, 1);
+	assert_int_equal(s.d[1].latest, 1);
+
+	int calls = 0;
+	assert_int_equal(strata_catalog_datasets(f->c, stop_first, &calls), 7);
+	assert_int_equal(calls, 1);
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(strata_catalog_log(f->c, DS1, on_snap, &s), 0);
+	assert_int_equal(s.n, 3);
+	for (uint32_t i = 0; i < 3; i++) {
+		strata_cat_snap want = snap(DS1, i + 1, i, NULL);
+		assert_string_equal(s.names[i], DS1);
+		assert_int_equal(s.s[i].version, i + 1);
+		assert_memory_equal(s.s[i].id, want.id, 32);
+		assert_true(s.s[i].time_ns == want.time_ns);
+		assert_string_equal(s.s[i].layer, want.layer);
+		assert_string_equal(s.s[i].klass, "phi");
+		assert_int_equal(s.s[i].files, want.files);
+		assert_int_equal(s.s[i].bytes, want.bytes);
+		assert_int_equal(s.s[i].parent_version, i);
+	}
+	assert_string_equal(s.msgs[0], "(null)");
+	assert_string_equal(s.msgs[1], MSG1);
+	assert_int_equal(strata_catalog_log(f->c, "no-such", on_snap, &s),
+			 STRATA_ENOTFOUND);
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(strata_catalog_all(f->c, on_snap, &s), 0);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.names[3], DS2);
+	assert_string_equal(s.msgs[3], "first import");
+}
+
+/* Look for a needle in a file, if the file exists. */
+static bool file_has(const char *path, const char *needle)
+{
+	size_t len = 0;
+	uint8_t *p = unit_slurp(path, &len);
+	if (!p)
+		return false;
+	bool hit = memmem(p, len, needle, strlen(needle)) != NULL;
+	free(p);
+	return hit;
+}
+
+static void no_plaintext(const fixture *f)
+{
+	static const char *const needles[] = {
+	    DS1,	 "ZEBRAFISH", DS2,	 PATH1, "JOHN-DOE-44812",
+	    "scan-0001", MSG1,	      "KLINIKUM"};
+	const char *suffix[] = {"", "-wal", "-journal"};
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		char path[PATH_MAX + 16];
+		snprintf(path, sizeof(path), "%s%s", f->db, suffix[i]);
+		for (size_t j = 0; j < sizeof(needles) / sizeof(needles[0]);
+		     j++)
+			if (file_has(path, needles[j]))
+				fail_msg("'%s' holds '%s' in plaintext", path,
+					 needles[j]);
+	}
+}
+
+static void test_no_plaintext(void **state)
+{
+	fixture *f = *state;
+	size_t len = 0;
+	populate(f);
+	/* while open, the new pages are in the WAL */
+	char wal[PATH_MAX + 8];
+	snprintf(wal, sizeof(wal), "%s-wal", f->db);
+	uint8_t *p = unit_slurp(wal, &len);
+	assert_non_null(p);
+	assert_true(len > 0);
+	free(p);
+	/* the test can see plaintext: layer and class are stored in clear */
+	assert_true(file_has(wal, "curated") || file_has(f->db, "curated"));
+	no_plaintext(f);
+	strata_catalog_close(f->c);
+	f->c = NULL;
+	no_plaintext(f);
+}
+
+static void test_other_key(void **state)
+{
+	fixture *f = *state;
+	uint8_t id[32], key2[32];
+	uint32_t v;
+	populate(f);
+	strata_catalog_close(f->c);
+	f->c = NULL;
+
+	memcpy(key2, f->key, 32);
+	key2[0] ^= 1;
+	strata_catalog *c2 = NULL;
+	assert_int_equal(strata_catalog_open(&c2, f->db, key2, f->mac),
+			 STRATA_EAUTH);
+	assert_null(c2);
+
+	/* the right key still opens it, with the data intact */
+	assert_int_equal(strata_catalog_open(&f->c, f->db, f->key, f->mac), 0);
+	assert_int_equal(strata_catalog_find(f->c, DS1, 0, id, &v), 0);
+	assert_int_equal(v, 3);
+	/* and a second handle with another key is refused while it is open */
+	assert_int_equal(strata_catalog_open(&c2, f->db, key2, f->mac),
+			 STRATA_EAUTH);
+	assert_null(c2);
+}
+
+static int count_snap(const strata_cat_snap *s, void *payload)
+{
+	(void)s;
+	(*(int *)payload)++;
+	return 0;
+}
+
+static int count_ds(const strata_cat_dataset *d, void *payload)
+{
+	(void)d;
+	(*(int *)payload)++;
+	return 0;
+}
+
+/* Run one statement on the catalog file behind the library's back. */
+static void tamper(const fixture *f, const char *sql)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_true(sqlite3_changes(db) > 0);
+	sqlite3_close(db);
+}
+
+/* A damaged sealed value is an error, never an empty string. */
+static void test_damaged_values(void **state)
+{
+	fixture *f = *state;
+	static const char *const damage[] = {
+	    /* one flipped byte, then a value cut below nonce + tag */
+	    "UPDATE datasets SET name_enc = "
+	    " substr(name_enc, 1, 20) || x'00' || substr(name_enc, 22)"
+	    " WHERE id = 1",
+	    "UPDATE datasets SET name_enc = substr(name_enc, 1, 27)"
+	    " WHERE id = 1",
+	    "UPDATE datasets SET name_enc = x'' WHERE id = 1",
+	    "UPDATE snapshots SET message_enc = substr(message_enc, 1, 10)"
+	    " WHERE message_enc IS NOT NULL"};
+	char missed[64] = "";
+	for (size_t i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
+		int n = 0;
+		populate(f);
+		strata_catalog_close(f->c);
+		f->c = NULL;
+		tamper(f, damage[i]);
+		assert_int_equal(
+		    strata_catalog_open(&f->c, f->db, f->key, f->mac), 0);
+		int rc = strata_catalog_all(f->c, count_snap, &n);
+		int rc2 = strata_catalog_datasets(f->c, count_ds, &n);
+		if (rc == 0 && (i == 3 || rc2 == 0)) {
+			size_t l = strlen(missed);
+			snprintf(missed + l, sizeof(missed) - l, " %zu", i);
+		}
+		strata_catalog_close(f->c);
+		f->c = NULL;
+		unlink(f->db);
+		assert_int_equal(
+		    strata_catalog_open(&f->c, f->db, f->key, f->mac), 0);
+	}
+	if (*missed)
+		fail_msg("damaged values read back as empty strings (cases%s)",
+			 missed);
+}
+
+static void test_bad_path(void **state)
+{
+	fixture *f = *state;
+	strata_catalog *c2 = NULL;
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/missing/dir/catalog.db", f->dir);
+	assert_int_not_equal(strata_catalog_open(&c2, path, f->key, f->mac), 0);
+	assert_null(c2);
+	strata_catalog_close(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_find, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_plaintext, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_values, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_path, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
