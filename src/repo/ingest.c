@@ -277,7 +277,8 @@ static int walk_dir(ingest *g, inode *d, const char *path,
 	closedir(dir);
 	strata_buf_release(&p);
 	if (!rc)
-		qsort(d->kids, d->nkids, sizeof(*d->kids), kid_cmp);
+		if (d->nkids > 1)
+			qsort(d->kids, d->nkids, sizeof(*d->kids), kid_cmp);
 	return rc;
 }
 
@@ -617,7 +618,8 @@ static int run_workers(ingest *g)
 		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
 		goto out;
 	}
-	qsort(g->jobs, g->njobs, sizeof(*g->jobs), job_cmp);
+	if (g->njobs > 1)
+		qsort(g->jobs, g->njobs, sizeof(*g->jobs), job_cmp);
 	if (!(g->q = strata_calloc(SEAL_QUEUE, sizeof(*g->q)))) {
 		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
 		goto out;
@@ -970,7 +972,8 @@ static int add_roots(ingest *g, const char *const *paths, size_t n,
 		}
 		strata_node_release(&replaced);
 	}
-	qsort(g->root.kids, g->root.nkids, sizeof(*g->root.kids), kid_cmp);
+	if (g->root.nkids > 1)
+		qsort(g->root.kids, g->root.nkids, sizeof(*g->root.kids), kid_cmp);
 	return rc;
 }
 

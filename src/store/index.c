@@ -125,7 +125,8 @@ int strata_index_encode(const strata_index *ix, uint32_t first_pack,
 		if (ix->slots[i].pack >= first_pack &&
 		    ix->slots[i].pack < ix->npacks) /* not empty, not pending */
 			v[n++] = &ix->slots[i];
-	qsort(v, n, sizeof(*v), by_pack);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), by_pack);
 	if ((rc = strata_buf_put(out, INDEX_MAGIC, 8)) ||
 	    (rc = strata_buf_put_u32(out, (uint32_t)(ix->npacks - first_pack))))
 		goto out;

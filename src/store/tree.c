@@ -24,7 +24,8 @@ static int node_cmp(const void *x, const void *y)
 
 void strata_tree_sort(strata_tree *t)
 {
-	qsort(t->nodes, t->n, sizeof(*t->nodes), node_cmp);
+	if (t->n > 1)
+		qsort(t->nodes, t->n, sizeof(*t->nodes), node_cmp);
 }
 
 int strata_tree_encode(const strata_tree *t, strata_buf *out)
