@@ -140,7 +140,7 @@ static void trees(void)
 			    link_node("latest", "data/v1")};
 	tree_seed("basic.bin", v1, 3, &basic);
 
-	strata_node v2[] = {file_node("\xff\xfe not utf-8", 14, 2),
+	strata_node v2[] = {file_node("\xff\xfe not utf-8", 12, 2),
 			    file_node("empty file", 10, 0),
 			    link_node("dangling", ""), dir_node("...")};
 	tree_seed("odd-names.bin", v2, 4, NULL);
