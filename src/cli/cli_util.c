@@ -182,7 +182,7 @@ int cli_open(cli *c, strata_repo **out)
 int cli_fail(const char *what, int rc)
 {
 	const char *msg = strata_error_msg();
-	fprintf(stderr, "strata %s: %s\n", what, msg);
+	fprintf(stderr, "strata: %s: %s\n", what, msg);
 	if (rc == STRATA_ECORRUPT)
 		fputs("hint: run 'strata check --read-data' to find what is "
 		      "affected\n", stderr);

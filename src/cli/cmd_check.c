@@ -146,7 +146,7 @@ int cmd_check(cli *c, int argc, char **argv)
 	strata_free(r.errs);
 	strata_free(r.dmg);
 	if (rep.errors && !c->json)
-		fprintf(stderr, "strata check: the repository is damaged: restore "
+		fprintf(stderr, "strata: check: the repository is damaged: restore "
 				"the named objects from a replica, or re-ingest "
 				"the named files\n");
 	return rep.errors ? EXIT_FAIL : EXIT_OK;

@@ -35,7 +35,7 @@ int cmd_debug(cli *c, int argc, char **argv)
 	for (int i = optind + 1; i < argc && b.len < b.limit; i++) {
 		int fd = open(argv[i], O_RDONLY);
 		if (fd < 0) {
-			fprintf(stderr, "strata debug: cannot open '%s': %s\n",
+			fprintf(stderr, "strata: debug: cannot open '%s': %s\n",
 				argv[i], strerror(errno));
 			strata_buf_release(&b);
 			return EXIT_FAIL;

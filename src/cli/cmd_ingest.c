@@ -173,7 +173,7 @@ int cmd_ingest(cli *c, int argc, char **argv)
 			summary_text(&o, &st);
 		if (rc == STRATA_EPARTIAL) {
 			fprintf(stderr,
-				"strata ingest: %s@v%u was made, but %" PRIu64
+				"strata: ingest: %s@v%u was made, but %" PRIu64
 				" files could not be read (named above)\n",
 				o.dataset, st.version, st.errors);
 			ret = EXIT_PARTIAL;

@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 		int rc = cmds[i].run(&c, sub_argc, sub_argv);
 		cli_free(&c);
 		if (fflush(stdout) || ferror(stdout)) {
-			fprintf(stderr, "strata %s: cannot write output: %s\n", name,
+			fprintf(stderr, "strata: %s: cannot write output: %s\n", name,
 				strerror(errno));
 			return EXIT_FAIL;
 		}

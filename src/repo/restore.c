@@ -418,6 +418,8 @@ static int restore_node(restore_ctx *x, strata_node *n, bool selected)
 		struct stat sb;
 		if (!selected)
 			goto record; /* created later if something inside is */
+		if ((rc = make_parent(dst)))
+			return rc;
 		if (mkdir(dst, 0700) && errno != EEXIST)
 			return strata_error_set(strata_errno_code(errno),
 						"cannot create directory '%s': %s",

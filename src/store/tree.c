@@ -10,7 +10,8 @@
 
 int strata_name_cmp(const char *a, size_t al, const char *b, size_t bl)
 {
-	int c = memcmp(a, b, al < bl ? al : bl);
+	size_t n = al < bl ? al : bl;
+	int c = n ? memcmp(a, b, n) : 0;
 	if (c)
 		return c;
 	return al < bl ? -1 : al > bl;

@@ -30,10 +30,15 @@ export LC_ALL=C
 # Scratch directory; extra cleanup steps can be registered with at_exit.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/strata-$TEST_NAME.XXXXXX")
 _CLEANUP=""
+SOFT_FAILS=0
 at_exit() { _CLEANUP="$1; $_CLEANUP"; }
 _on_exit() {
     rc=$?
     set +e
+    if [ $rc -eq 0 ] && [ "$SOFT_FAILS" -gt 0 ]; then
+        echo "FAIL [$TEST_NAME]: $SOFT_FAILS check(s) failed, see the FAIL lines above" >&2
+        rc=1
+    fi
     eval "$_CLEANUP"
     chmod -R u+rwx "$WORK" 2>/dev/null
     rm -rf "$WORK"
@@ -47,6 +52,15 @@ trap 'exit 130' INT TERM
 REPO=$WORK/repo
 export STRATA_PASSWORD='correct horse battery staple 7731'
 unset STRATA_REPO STRATA_KEY_FILE 2>/dev/null || true
+
+# soft CMD...: run a check in a subshell; if it fails (die), record the failure and
+# continue, so one test run reports every independent failing check. The script then
+# exits 1 at the end.  Variables set inside CMD do not survive.
+soft() {
+    if ! ( "$@" ); then SOFT_FAILS=$((SOFT_FAILS + 1)); fi
+}
+# Error messages on stderr start with "strata: " (cli-contract.md, exit codes).
+ERR_PREFIX='^strata: '
 
 OUT=$WORK/.out   # stdout of the last run_st
 ERR=$WORK/.err   # stderr of the last run_st

@@ -16,25 +16,35 @@ init_repo
 ok -q -R "$REPO" ingest "$TESTDATA" --dataset all -m "first import" --json
 cp "$OUT" "$WORK/ingest.json"
 J=$WORK/ingest.json
-json_check "$J" 'isinstance(j, dict)' "ingest --json must print one object"
-for k in dataset version snapshot files dirs symlinks files_unchanged bytes_read \
-         bytes_total bytes_new bytes_stored errors skipped seconds; do
-    json_check "$J" "'$k' in j" "ingest --json lacks field '$k'"
-done
-assert_eq "$(json_get "$J" 'j["dataset"]')" all "ingest --json dataset"
-assert_eq "$(json_get "$J" 'j["version"]')" 1 "ingest --json version of first ingest"
-assert_eq "$(json_get "$J" 'j["files"]')" "$NFILES" "ingest --json files (find -type f count)"
-assert_eq "$(json_get "$J" 'j["dirs"]')" "$NDIRS" "ingest --json dirs (find -type d count, incl. the root 'testdata')"
-assert_eq "$(json_get "$J" 'j["symlinks"]')" 0 "ingest --json symlinks"
-assert_eq "$(json_get "$J" 'j["files_unchanged"]')" 0 "ingest --json files_unchanged on first ingest"
-assert_eq "$(json_get "$J" 'j["bytes_total"]')" "$NBYTES" "ingest --json bytes_total (sum of file sizes)"
-assert_eq "$(json_get "$J" 'j["bytes_read"]')" "$NBYTES" "ingest --json bytes_read on first ingest"
-assert_eq "$(json_get "$J" 'j["errors"]')" 0 "ingest --json errors"
-assert_eq "$(json_get "$J" 'j["skipped"]')" 0 "ingest --json skipped"
-json_check "$J" '0 < j["bytes_new"] <= j["bytes_total"]' "ingest --json bytes_new in (0, bytes_total]"
-json_check "$J" 'j["bytes_stored"] > 0' "ingest --json bytes_stored > 0"
-json_check "$J" 'isinstance(j["seconds"], (int, float)) and j["seconds"] >= 0' "ingest --json seconds"
-json_check "$J" '__import__("re").fullmatch("[0-9a-f]{16,}", j["snapshot"]) is not None' "ingest --json snapshot is lowercase hex"
+python3 - "$J" "$NFILES" "$NDIRS" "$NBYTES" <<'PY' || die "ingest --json fields are wrong (see above)"
+import json, re, sys
+j = json.load(open(sys.argv[1]))
+nfiles, ndirs, nbytes = map(int, sys.argv[2:5])
+if not isinstance(j, dict):
+    sys.exit('ingest --json must print one object, got %r' % (j,))
+bad = ['missing field %r' % k for k in
+       ('dataset', 'version', 'snapshot', 'files', 'dirs', 'symlinks', 'files_unchanged', 'bytes_read',
+        'bytes_total', 'bytes_new', 'bytes_stored', 'errors', 'skipped', 'seconds') if k not in j]
+if bad:
+    sys.exit('\n'.join(bad))
+exp = {'dataset': 'all', 'version': 1, 'files': nfiles,
+       'dirs': ndirs,            # find -type d count, including the root 'testdata'
+       'symlinks': 0, 'files_unchanged': 0, 'bytes_total': nbytes, 'bytes_read': nbytes,
+       'errors': 0, 'skipped': 0}
+for k, v in exp.items():
+    if j[k] != v:
+        bad.append('%s = %r, expected %r' % (k, j[k], v))
+if not (0 < j['bytes_new'] <= j['bytes_total']):
+    bad.append('bytes_new = %r, expected in (0, bytes_total]' % j['bytes_new'])
+if not j['bytes_stored'] > 0:
+    bad.append('bytes_stored = %r, expected > 0' % j['bytes_stored'])
+if not (isinstance(j['seconds'], (int, float)) and j['seconds'] >= 0):
+    bad.append('seconds = %r' % j['seconds'])
+if not re.fullmatch('[0-9a-f]{16,}', str(j['snapshot'])):
+    bad.append('snapshot = %r is not lowercase hex' % j['snapshot'])
+if bad:
+    sys.exit('ingest --json: ' + '\n  '.join(bad))
+PY
 SNAP=$(json_get "$J" 'j["snapshot"]')
 
 # --- restore and compare every file -----------------------------------------------
@@ -119,9 +129,11 @@ for F in dicom/CT_small.dcm wsi/CMU-1-Small-Region.svs manifest.json; do
     assert_eq "$rc" 0 "exit code of: strata cat all@v1:testdata/$F"
     cmp "$WORK/cat.out" "$TESTDATA/$F" || die "strata cat all@v1:testdata/$F differs from the original"
 done
-expect 1 -q -R "$REPO" cat all:testdata/no/such/file.dcm
-assert_err_contains 'no/such/file\.dcm' "cat of a missing path must name it"
-assert_err_contains '^strata: ' "error messages start with 'strata: '"
+expect 1 -q -R "$REPO" cat all:testdata/dicom/no_such_file_Xy.dcm
+assert_err_contains 'no_such_file_Xy\.dcm' "cat of a missing path must name it"
+soft assert_err_contains "$ERR_PREFIX" "runtime error messages must start with 'strata: ' (contract, exit code 1)"
+expect 1 -q -R "$REPO" cat all:testdata/no_dir_Xy/file.dcm
+assert_err_contains 'no_dir_Xy' "cat of a path below a missing directory must name it"
 expect 1 -q -R "$REPO" cat all@v7:testdata/manifest.json
 assert_err_contains 'v7|version' "cat of a missing version must say so"
 fails -q -R "$REPO" cat nosuchds:testdata/manifest.json

@@ -99,6 +99,18 @@ ok -q -R "$REPO" cat "odd:odd/$BADNAME"
 cmp "$OUT" "$T/$BADNAME" || die "cat of the non-UTF-8 name"
 ok -q -R "$REPO" check --read-data
 
+# --- a single file and a path with a trailing slash are stored under their basename ---
+mkdir -p "$WORK/single/dirslash"
+printf 'one file\n' >"$WORK/single/lone_file.txt"
+printf 'in dir\n' >"$WORK/single/dirslash/in.txt"
+ok -q -R "$REPO" ingest "$WORK/single/lone_file.txt" "$WORK/single/dirslash/" --dataset single --json
+assert_eq "$(json_get "$OUT" '[j["files"], j["dirs"]]')" "[2, 1]" "ingest of a file and a dir/ : files, dirs"
+ok -R "$REPO" ls single --json
+json_check "$OUT" 'sorted((e["path"], e["type"]) for e in j) == [("dirslash", "dir"), ("dirslash/in.txt", "file"), ("lone_file.txt", "file")]' \
+    "a file PATH is stored as its basename, 'dir/' as 'dir'"
+ok -q -R "$REPO" restore single "$WORK/rsingle"
+compare_trees "$WORK/single" "$WORK/rsingle" "restore of a single file and dir/"
+
 # --- files vanishing during the walk -------------------------------------------------
 # As root, permissions do not make files unreadable, so instead delete files while the
 # ingest walks them.  The race is not deterministic; whatever happens, strata must exit

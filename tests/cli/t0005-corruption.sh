@@ -128,7 +128,10 @@ cat "$OUT" "$ERR" >"$WORK/check2.txt"
 IDXNAME=$(basename "$IDX"); IDXNAME=${IDXNAME%%.*}
 assert_fixed_in "$WORK/check2.txt" "$IDXNAME" "check must name the truncated index file"
 run_st -q -R "$REPO" check --json
-json_check "$OUT" 'j["ok"] is False and len(j["errors"]) >= 1' "check --json after index truncation"
+[ "$RC" = 1 ] || { show_last check --json; die "check --json after truncating $IDX: exit $RC, expected 1"; }
+soft json_check "$OUT" 'j["ok"] is False and len(j["errors"]) >= 1' "check --json after index truncation must still print the JSON report"
+run_st -q -R "$REPO" check --read-data
+[ "$RC" = 1 ] || { show_last check --read-data; die "check --read-data after truncating $IDX: exit $RC, expected 1"; }
 
 # --- 3. damaged snapshot object ------------------------------------------------------
 restore_pristine

@@ -42,13 +42,14 @@ versions() { # -> sorted list of versions of dataset bulk, one per line
 }
 
 init_repo
-# Calibrate: time one complete ingest of fresh data (into another dataset) so that the
-# random kill delays (0-1.5 s) mostly land while an ingest is still running.
+# Calibrate: time one complete ingest of fresh data (into another dataset) and pick the
+# random kill delays from 0..min(1.5 s, 2 x that time), so that kills land at every stage
+# of an ingest, including just before and after its commit.
 regen 0
 t0=$(date +%s%N)
 ok -q -R "$REPO" ingest "$G" --dataset calib --json
 calib_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-MAXDELAY=$calib_ms
+MAXDELAY=$((calib_ms * 2))   # about half of the rounds are killed before they finish
 [ "$MAXDELAY" -le 1500 ] || MAXDELAY=1500
 [ "$MAXDELAY" -ge 50 ] || MAXDELAY=50
 note "a full ingest of $((NFILES * FSIZE >> 20)) MiB takes ${calib_ms} ms; kill delays 0..${MAXDELAY} ms"

@@ -32,7 +32,7 @@ run_pair() {
         [ "$x" = a ] && src=$A ds=$1 || { src=$B; ds=$2; }
         if [ "$r" != 0 ]; then
             [ "$r" = 1 ] || { cat "$WORK/$x.err" >&2; die "concurrent ingest into $ds exited $r (expected 0, or 1 with a message)"; }
-            assert_file_contains "$WORK/$x.err" '^strata: .*(lock|busy|concurren|in use|another)' \
+            assert_file_contains "$WORK/$x.err" '^strata[^:]*: .*(lock|busy|concurren|in use|another)' \
                 "concurrent ingest into $ds failed without a clear message"
             note "concurrent ingest into $ds refused: $(head -n 1 "$WORK/$x.err"); retrying"
             "$STRATA" -q -R "$REPO" ingest "$src" --dataset "$ds" --json >"$WORK/$x.json" 2>"$WORK/$x.err" </dev/null ||

@@ -28,7 +28,8 @@ done
 # --- usage errors: exit 2 ---------------------------------------------------------
 init_repo
 mkdir -p "$WORK/src/d"; printf 'hello\n' >"$WORK/src/d/a.txt"
-usage_err() { # ARGS...
+usage_err() { soft _usage_err "$@"; }
+_usage_err() { # ARGS...
     run_st "$@"
     [ "$RC" = 2 ] || { show_last "$@"; die "expected usage error (exit 2) from: strata $*"; }
     [ -s "$ERR" ] || die "usage error without a message: strata $*"
