@@ -20,10 +20,11 @@ typedef struct strata_auth {
 } strata_auth;
 
 typedef struct strata_repo_config {
-	const char *zone;     /* default "onprem" */
-	uint32_t chunk_min, chunk_avg, chunk_max; /* 0: 256 KiB / 1 MiB / 4 MiB */
-	uint32_t pack_size;   /* 0: 32 MiB */
-	int zstd_level;       /* 0: 3 */
+	const char *zone; /* default "onprem" */
+	uint32_t chunk_min, chunk_avg,
+	    chunk_max;		     /* 0: 256 KiB / 1 MiB / 4 MiB */
+	uint32_t pack_size;	     /* 0: 32 MiB */
+	int zstd_level;		     /* 0: 3 */
 	uint32_t kdf_t, kdf_mem_kib; /* 0: 3 passes, 64 MiB */
 } strata_repo_config;
 
@@ -43,11 +44,11 @@ const char *strata_repo_id(const strata_repo *r);
 /* ---- ingest ---- */
 typedef struct strata_ingest_opts {
 	const char *dataset;
-	const char *layer;   /* raw | curated | model-ready */
-	const char *klass;   /* phi | limited | deid | aggregate | public */
+	const char *layer; /* raw | curated | model-ready */
+	const char *klass; /* phi | limited | deid | aggregate | public */
 	const char *message;
-	bool update;	     /* add to / replace in the previous version */
-	int threads;	     /* 0: number of CPUs */
+	bool update; /* add to / replace in the previous version */
+	int threads; /* 0: number of CPUs */
 	bool progress;
 } strata_ingest_opts;
 
@@ -85,8 +86,11 @@ typedef struct strata_version_info {
 	uint32_t parent_version;
 } strata_version_info;
 
-typedef enum { STRATA_ENT_FILE = 1, STRATA_ENT_DIR, STRATA_ENT_SYMLINK }
-	strata_ent_type;
+typedef enum {
+	STRATA_ENT_FILE = 1,
+	STRATA_ENT_DIR,
+	STRATA_ENT_SYMLINK
+} strata_ent_type;
 
 typedef struct strata_entry {
 	const char *path; /* relative to the version's root; raw bytes */
@@ -115,8 +119,12 @@ int strata_repo_ls(strata_repo *r, const char *spec, const char *path,
 /* Write a file's bytes to fd. */
 int strata_repo_cat(strata_repo *r, const char *spec, const char *path, int fd);
 
-typedef enum { STRATA_DIFF_ADDED = 1, STRATA_DIFF_REMOVED, STRATA_DIFF_MODIFIED,
-	       STRATA_DIFF_TYPE } strata_diff_kind;
+typedef enum {
+	STRATA_DIFF_ADDED = 1,
+	STRATA_DIFF_REMOVED,
+	STRATA_DIFF_MODIFIED,
+	STRATA_DIFF_TYPE
+} strata_diff_kind;
 typedef int (*strata_diff_cb)(const char *path, size_t len, strata_diff_kind k,
 			      void *payload);
 int strata_repo_diff(strata_repo *r, const char *a, const char *b,

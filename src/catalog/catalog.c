@@ -16,40 +16,46 @@ struct strata_catalog {
 	strata_aead *aead;
 	strata_hmac *hmac;
 	uint8_t mac[32];
-	uint8_t nonce_base[12]; /* random per open; a counter makes each unique */
+	uint8_t
+	    nonce_base[12]; /* random per open; a counter makes each unique */
 	uint64_t nonce_ctr;
 	sqlite3_stmt *ins_file;
 };
 
 static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB);"
-	"CREATE TABLE IF NOT EXISTS datasets("
-	" id INTEGER PRIMARY KEY, name_mac BLOB UNIQUE NOT NULL,"
-	" name_enc BLOB NOT NULL, created INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS snapshots("
-	" id INTEGER PRIMARY KEY, dataset_id INTEGER NOT NULL REFERENCES datasets,"
-	" version INTEGER NOT NULL, object_id BLOB UNIQUE NOT NULL,"
-	" time INTEGER NOT NULL, layer TEXT NOT NULL, class TEXT NOT NULL,"
-	" message_enc BLOB, files INTEGER NOT NULL, bytes INTEGER NOT NULL,"
-	" parent_version INTEGER, UNIQUE(dataset_id, version));"
-	"CREATE TABLE IF NOT EXISTS files("
-	" snapshot_id INTEGER NOT NULL REFERENCES snapshots, path_mac BLOB NOT NULL,"
-	" path_enc BLOB NOT NULL, size INTEGER NOT NULL, sha256_enc BLOB NOT NULL,"
-	" layer TEXT NOT NULL, class TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS files_by_snapshot ON files(snapshot_id, path_mac);";
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB);"
+    "CREATE TABLE IF NOT EXISTS datasets("
+    " id INTEGER PRIMARY KEY, name_mac BLOB UNIQUE NOT NULL,"
+    " name_enc BLOB NOT NULL, created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS snapshots("
+    " id INTEGER PRIMARY KEY, dataset_id INTEGER NOT NULL REFERENCES datasets,"
+    " version INTEGER NOT NULL, object_id BLOB UNIQUE NOT NULL,"
+    " time INTEGER NOT NULL, layer TEXT NOT NULL, class TEXT NOT NULL,"
+    " message_enc BLOB, files INTEGER NOT NULL, bytes INTEGER NOT NULL,"
+    " parent_version INTEGER, UNIQUE(dataset_id, version));"
+    "CREATE TABLE IF NOT EXISTS files("
+    " snapshot_id INTEGER NOT NULL REFERENCES snapshots, path_mac BLOB NOT "
+    "NULL,"
+    " path_enc BLOB NOT NULL, size INTEGER NOT NULL, sha256_enc BLOB NOT NULL,"
+    " layer TEXT NOT NULL, class TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS files_by_snapshot ON files(snapshot_id, "
+    "path_mac);";
 
 static int db_err(strata_catalog *c, const char *what)
 {
 	int e = sqlite3_errcode(c->db);
-	int code = e == SQLITE_FULL ? STRATA_ENOSPC
-		   : e == SQLITE_BUSY || e == SQLITE_LOCKED ? STRATA_EBUSY
+	int code = e == SQLITE_FULL			       ? STRATA_ENOSPC
+		   : e == SQLITE_BUSY || e == SQLITE_LOCKED    ? STRATA_EBUSY
 		   : e == SQLITE_CORRUPT || e == SQLITE_NOTADB ? STRATA_ECORRUPT
 							       : STRATA_EIO;
 	if (code == STRATA_ENOSPC)
-		return strata_error_set(code, "catalog: no space left on device "
-					"while %s: free space and retry", what);
+		return strata_error_set(code,
+					"catalog: no space left on device "
+					"while %s: free space and retry",
+					what);
 	if (code == STRATA_EBUSY)
-		return strata_error_set(code, "catalog is locked by another strata "
+		return strata_error_set(code,
+					"catalog is locked by another strata "
 					"process (%s): retry when it finishes",
 					what);
 	return strata_error_set(code, "catalog: %s: %s", what,
@@ -86,10 +92,11 @@ static int unseal(strata_catalog *c, char **out, size_t *outlen,
 		  const char *col, const void *blob, int n)
 {
 	if (!blob || n < 28)
-		return strata_error_set(STRATA_ECORRUPT,
-					"catalog value '%s' is damaged (%d bytes); "
-					"move local/catalog.db aside to rebuild it",
-					col, n);
+		return strata_error_set(
+		    STRATA_ECORRUPT,
+		    "catalog value '%s' is damaged (%d bytes); "
+		    "move local/catalog.db aside to rebuild it",
+		    col, n);
 	size_t len = (size_t)n - 28;
 	char *p = strata_malloc(len + 1);
 	if (!p)
@@ -97,10 +104,11 @@ static int unseal(strata_catalog *c, char **out, size_t *outlen,
 	if (strata_aead_open(c->aead, (uint8_t *)p, blob, col, strlen(col),
 			     (const uint8_t *)blob + 12, len)) {
 		strata_free(p);
-		return strata_error_set(STRATA_EAUTH,
-					"catalog value '%s' does not decrypt with "
-					"this repository's key",
-					col);
+		return strata_error_set(
+		    STRATA_EAUTH,
+		    "catalog value '%s' does not decrypt with "
+		    "this repository's key",
+		    col);
 	}
 	p[len] = 0;
 	*out = p;
@@ -125,7 +133,8 @@ static int check_key(strata_catalog *c)
 	sqlite3_stmt *st;
 	int rc = 0;
 	static const char probe[] = "strata catalog key check";
-	if (sqlite3_prepare_v2(c->db, "SELECT value FROM meta WHERE key='keycheck'",
+	if (sqlite3_prepare_v2(c->db,
+			       "SELECT value FROM meta WHERE key='keycheck'",
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_err(c, "reading meta");
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -133,7 +142,8 @@ static int check_key(strata_catalog *c)
 		rc = unseal(c, &v, NULL, "keycheck", sqlite3_column_blob(st, 0),
 			    sqlite3_column_bytes(st, 0));
 		if (!rc && strcmp(v, probe))
-			rc = strata_error_set(STRATA_EAUTH, "catalog key check failed");
+			rc = strata_error_set(STRATA_EAUTH,
+					      "catalog key check failed");
 		strata_free(v);
 		sqlite3_finalize(st);
 		return rc;
@@ -142,8 +152,8 @@ static int check_key(strata_catalog *c)
 	strata_buf b = STRATA_BUF_INIT;
 	if ((rc = seal(c, &b, "keycheck", probe, strlen(probe))))
 		goto out;
-	if (sqlite3_prepare_v2(c->db, "INSERT INTO meta VALUES('keycheck', ?)", -1,
-			       &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(c->db, "INSERT INTO meta VALUES('keycheck', ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
 		rc = db_err(c, "writing meta");
 		goto out;
 	}
@@ -170,10 +180,11 @@ int strata_catalog_open(strata_catalog **out, const char *path,
 		goto fail;
 	if (sqlite3_open_v2(path, &c->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				    SQLITE_OPEN_FULLMUTEX,
+				SQLITE_OPEN_FULLMUTEX,
 			    NULL) != SQLITE_OK) {
-		rc = strata_error_set(STRATA_EIO, "cannot open catalog '%s': %s", path,
-				      c->db ? sqlite3_errmsg(c->db) : "no memory");
+		rc = strata_error_set(
+		    STRATA_EIO, "cannot open catalog '%s': %s", path,
+		    c->db ? sqlite3_errmsg(c->db) : "no memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(c->db, 60000);
@@ -225,8 +236,9 @@ void strata_catalog_rollback(strata_catalog *c)
 int strata_catalog_has_snapshot(strata_catalog *c, const uint8_t id[32])
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM snapshots WHERE object_id=?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(c->db,
+			       "SELECT 1 FROM snapshots WHERE object_id=?", -1,
+			       &st, NULL) != SQLITE_OK)
 		return db_err(c, "looking up a snapshot");
 	sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
 	int r = sqlite3_step(st);
@@ -243,8 +255,9 @@ static int dataset_row(strata_catalog *c, const char *name, bool create,
 	sqlite3_stmt *st;
 	int rc = 0;
 	mac_of(c, m, "dataset", name, strlen(name));
-	if (sqlite3_prepare_v2(c->db, "SELECT id FROM datasets WHERE name_mac=?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(c->db,
+			       "SELECT id FROM datasets WHERE name_mac=?", -1,
+			       &st, NULL) != SQLITE_OK)
 		return db_err(c, "looking up a dataset");
 	sqlite3_bind_blob(st, 1, m, 32, SQLITE_STATIC);
 	int r = sqlite3_step(st);
@@ -256,14 +269,16 @@ static int dataset_row(strata_catalog *c, const char *name, bool create,
 	if (r != SQLITE_DONE)
 		return db_err(c, "looking up a dataset");
 	if (!create)
-		return strata_error_set(STRATA_ENOTFOUND, "no dataset '%s'", name);
+		return strata_error_set(STRATA_ENOTFOUND, "no dataset '%s'",
+					name);
 	strata_buf b = STRATA_BUF_INIT;
 	if ((rc = seal(c, &b, "dataset", name, strlen(name))))
 		goto out;
-	if (sqlite3_prepare_v2(c->db,
-			       "INSERT INTO datasets(name_mac, name_enc, created) "
-			       "VALUES(?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		c->db,
+		"INSERT INTO datasets(name_mac, name_enc, created) "
+		"VALUES(?,?,?)",
+		-1, &st, NULL) != SQLITE_OK) {
 		rc = db_err(c, "adding a dataset");
 		goto out;
 	}
@@ -289,10 +304,11 @@ int strata_catalog_find(strata_catalog *c, const char *dataset,
 	int rc = dataset_row(c, dataset, false, &ds);
 	if (rc)
 		return rc;
-	const char *sql = version ? "SELECT object_id, version FROM snapshots "
-				    "WHERE dataset_id=? AND version=?"
-				  : "SELECT object_id, version FROM snapshots "
-				    "WHERE dataset_id=? ORDER BY version DESC LIMIT 1";
+	const char *sql =
+	    version ? "SELECT object_id, version FROM snapshots "
+		      "WHERE dataset_id=? AND version=?"
+		    : "SELECT object_id, version FROM snapshots "
+		      "WHERE dataset_id=? ORDER BY version DESC LIMIT 1";
 	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return db_err(c, "looking up a version");
 	sqlite3_bind_int64(st, 1, ds);
@@ -303,12 +319,13 @@ int strata_catalog_find(strata_catalog *c, const char *dataset,
 		memcpy(id_out, sqlite3_column_blob(st, 0), 32);
 		*version_out = (uint32_t)sqlite3_column_int64(st, 1);
 	} else if (r == SQLITE_ROW || r == SQLITE_DONE) {
-		rc = version ? strata_error_set(STRATA_ENOTFOUND,
-						"dataset '%s' has no version %u",
-						dataset, version)
-			     : strata_error_set(STRATA_ENOTFOUND,
-						"dataset '%s' has no versions",
-						dataset);
+		rc = version
+			 ? strata_error_set(STRATA_ENOTFOUND,
+					    "dataset '%s' has no version %u",
+					    dataset, version)
+			 : strata_error_set(STRATA_ENOTFOUND,
+					    "dataset '%s' has no versions",
+					    dataset);
 	} else {
 		rc = db_err(c, "looking up a version");
 	}
@@ -325,14 +342,15 @@ int strata_catalog_add_snapshot(strata_catalog *c, const strata_cat_snap *s,
 	int rc = dataset_row(c, s->dataset, true, &ds);
 	if (rc)
 		return rc;
-	if (s->message && (rc = seal(c, &b, "message", s->message,
-				     strlen(s->message))))
+	if (s->message &&
+	    (rc = seal(c, &b, "message", s->message, strlen(s->message))))
 		goto out;
-	if (sqlite3_prepare_v2(c->db,
-			       "INSERT INTO snapshots(dataset_id, version, object_id,"
-			       " time, layer, class, message_enc, files, bytes,"
-			       " parent_version) VALUES(?,?,?,?,?,?,?,?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		c->db,
+		"INSERT INTO snapshots(dataset_id, version, object_id,"
+		" time, layer, class, message_enc, files, bytes,"
+		" parent_version) VALUES(?,?,?,?,?,?,?,?,?,?)",
+		-1, &st, NULL) != SQLITE_OK) {
 		rc = db_err(c, "adding a snapshot");
 		goto out;
 	}
@@ -350,9 +368,10 @@ int strata_catalog_add_snapshot(strata_catalog *c, const strata_cat_snap *s,
 		sqlite3_bind_int64(st, 10, s->parent_version);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		if (sqlite3_errcode(c->db) == SQLITE_CONSTRAINT)
-			rc = strata_error_set(STRATA_EEXIST,
-					      "dataset '%s' already has version %u",
-					      s->dataset, s->version);
+			rc = strata_error_set(
+			    STRATA_EEXIST,
+			    "dataset '%s' already has version %u", s->dataset,
+			    s->version);
 		else
 			rc = db_err(c, "adding a snapshot");
 	} else {
@@ -373,9 +392,8 @@ int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 	strata_buf pe = STRATA_BUF_INIT, he = STRATA_BUF_INIT;
 	int rc;
 	if (!c->ins_file &&
-	    sqlite3_prepare_v2(c->db,
-			       "INSERT INTO files VALUES(?,?,?,?,?,?,?)", -1,
-			       &c->ins_file, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(c->db, "INSERT INTO files VALUES(?,?,?,?,?,?,?)",
+			       -1, &c->ins_file, NULL) != SQLITE_OK)
 		return db_err(c, "adding a file");
 	mac_of(c, m, "path", path, pathlen);
 	if ((rc = seal(c, &pe, "path", path, pathlen)) ||
@@ -412,10 +430,10 @@ static int snaps(strata_catalog *c, const char *dataset, strata_cat_snap_cb cb,
 	if (dataset && (rc = dataset_row(c, dataset, false, &ds)))
 		return rc;
 	const char *sql =
-		"SELECT s.object_id, d.name_enc, s.version, s.time, s.message_enc,"
-		" s.layer, s.class, s.files, s.bytes, s.parent_version"
-		" FROM snapshots s JOIN datasets d ON d.id = s.dataset_id"
-		" WHERE ?1 = 0 OR s.dataset_id = ?1 ORDER BY d.id, s.version";
+	    "SELECT s.object_id, d.name_enc, s.version, s.time, s.message_enc,"
+	    " s.layer, s.class, s.files, s.bytes, s.parent_version"
+	    " FROM snapshots s JOIN datasets d ON d.id = s.dataset_id"
+	    " WHERE ?1 = 0 OR s.dataset_id = ?1 ORDER BY d.id, s.version";
 	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return db_err(c, "listing snapshots");
 	sqlite3_bind_int64(st, 1, ds);
@@ -433,7 +451,8 @@ static int snaps(strata_catalog *c, const char *dataset, strata_cat_snap_cb cb,
 		s.bytes = (uint64_t)sqlite3_column_int64(st, 8);
 		s.parent_version = (uint32_t)sqlite3_column_int64(st, 9);
 		rc = unseal(c, &s.dataset, NULL, "dataset",
-			    sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1));
+			    sqlite3_column_blob(st, 1),
+			    sqlite3_column_bytes(st, 1));
 		if (!rc && sqlite3_column_type(st, 4) != SQLITE_NULL)
 			rc = unseal(c, &s.message, NULL, "message",
 				    sqlite3_column_blob(st, 4),
@@ -464,13 +483,13 @@ int strata_catalog_datasets(strata_catalog *c, strata_cat_dataset_cb cb,
 	sqlite3_stmt *st;
 	int rc = 0;
 	const char *sql =
-		"SELECT d.name_enc, count(s.id), max(s.version),"
-		" (SELECT layer FROM snapshots WHERE dataset_id=d.id ORDER BY"
-		"  version DESC LIMIT 1),"
-		" (SELECT class FROM snapshots WHERE dataset_id=d.id ORDER BY"
-		"  version DESC LIMIT 1)"
-		" FROM datasets d JOIN snapshots s ON s.dataset_id = d.id"
-		" GROUP BY d.id";
+	    "SELECT d.name_enc, count(s.id), max(s.version),"
+	    " (SELECT layer FROM snapshots WHERE dataset_id=d.id ORDER BY"
+	    "  version DESC LIMIT 1),"
+	    " (SELECT class FROM snapshots WHERE dataset_id=d.id ORDER BY"
+	    "  version DESC LIMIT 1)"
+	    " FROM datasets d JOIN snapshots s ON s.dataset_id = d.id"
+	    " GROUP BY d.id";
 	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return db_err(c, "listing datasets");
 	strata_cat_dataset *v = NULL;
@@ -486,16 +505,20 @@ int strata_catalog_datasets(strata_catalog *c, strata_cat_dataset_cb cb,
 		memset(d, 0, sizeof(*d));
 		d->versions = (uint32_t)sqlite3_column_int64(st, 1);
 		d->latest = (uint32_t)sqlite3_column_int64(st, 2);
-		copy_word(d->layer, sizeof(d->layer), sqlite3_column_text(st, 3));
-		copy_word(d->klass, sizeof(d->klass), sqlite3_column_text(st, 4));
-		rc = unseal(c, &d->name, NULL, "dataset", sqlite3_column_blob(st, 0),
+		copy_word(d->layer, sizeof(d->layer),
+			  sqlite3_column_text(st, 3));
+		copy_word(d->klass, sizeof(d->klass),
+			  sqlite3_column_text(st, 4));
+		rc = unseal(c, &d->name, NULL, "dataset",
+			    sqlite3_column_blob(st, 0),
 			    sqlite3_column_bytes(st, 0));
 		n++;
 	}
 	sqlite3_finalize(st);
 	/* names are sealed, so sort after decrypting */
 	for (size_t i = 1; !rc && i < n; i++)
-		for (size_t j = i; j > 0 && strcmp(v[j - 1].name, v[j].name) > 0; j--) {
+		for (size_t j = i;
+		     j > 0 && strcmp(v[j - 1].name, v[j].name) > 0; j--) {
 			strata_cat_dataset t = v[j];
 			v[j] = v[j - 1];
 			v[j - 1] = t;

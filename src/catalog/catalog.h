@@ -65,8 +65,7 @@ int strata_catalog_datasets(strata_catalog *c, strata_cat_dataset_cb cb,
 int strata_catalog_log(strata_catalog *c, const char *dataset,
 		       strata_cat_snap_cb cb, void *payload);
 /* Every snapshot (for check). */
-int strata_catalog_all(strata_catalog *c, strata_cat_snap_cb cb,
-		       void *payload);
+int strata_catalog_all(strata_catalog *c, strata_cat_snap_cb cb, void *payload);
 int strata_catalog_snapshot_count(strata_catalog *c, uint64_t *n);
 
 #endif

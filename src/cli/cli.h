@@ -28,8 +28,15 @@ typedef struct cli {
 } cli;
 
 /* Options every command accepts; OPT_BASE + n are command specific. */
-enum { OPT_REPO = 'R', OPT_HELP = 'h', OPT_QUIET = 'q', OPT_JSON = 1000,
-       OPT_PASSWORD_FILE, OPT_KEY_FILE, OPT_BASE = 1100 };
+enum {
+	OPT_REPO = 'R',
+	OPT_HELP = 'h',
+	OPT_QUIET = 'q',
+	OPT_JSON = 1000,
+	OPT_PASSWORD_FILE,
+	OPT_KEY_FILE,
+	OPT_BASE = 1100
+};
 
 typedef struct cmd {
 	const char *name;
@@ -46,7 +53,7 @@ int cli_auth(cli *c, bool for_init);
 int cli_open(cli *c, strata_repo **out);
 int cli_fail(const char *cmd, int rc);
 int cli_usage_error(const char *usage, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* After cli_getopt returned an option the command does not take. */
 int cli_bad_option(const char *usage, char **argv);
 /* Dataset names: letters, digits, '.', '_', '-'; not starting with '.'
@@ -68,7 +75,7 @@ int cmd_check(cli *c, int argc, char **argv);
 int cmd_debug(cli *c, int argc, char **argv);
 
 extern const char usage_init[], usage_ingest[], usage_datasets[], usage_log[],
-	usage_ls[], usage_cat[], usage_diff[], usage_restore[], usage_check[],
-	usage_debug[];
+    usage_ls[], usage_cat[], usage_diff[], usage_restore[], usage_check[],
+    usage_debug[];
 
 #endif

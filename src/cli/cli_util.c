@@ -6,12 +6,12 @@
 #include "cli/cli.h"
 
 static const struct option common[] = {
-	{"repo", required_argument, NULL, OPT_REPO},
-	{"help", no_argument, NULL, OPT_HELP},
-	{"quiet", no_argument, NULL, OPT_QUIET},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
-	{"key-file", required_argument, NULL, OPT_KEY_FILE},
+    {"repo", required_argument, NULL, OPT_REPO},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+    {"key-file", required_argument, NULL, OPT_KEY_FILE},
 };
 #define NCOMMON (sizeof(common) / sizeof(common[0]))
 
@@ -62,11 +62,22 @@ int cli_getopt(cli *c, int argc, char **argv, const struct option *extra,
 	for (;;) {
 		int o = getopt_long(argc, argv, "R:hqm:", all, NULL);
 		switch (o) {
-		case OPT_REPO: c->repo = optarg; continue;
-		case OPT_QUIET: c->quiet = true; strata_quiet = 1; continue;
-		case OPT_JSON: c->json = true; continue;
-		case OPT_PASSWORD_FILE: c->password_file = optarg; continue;
-		case OPT_KEY_FILE: c->key_file = optarg; continue;
+		case OPT_REPO:
+			c->repo = optarg;
+			continue;
+		case OPT_QUIET:
+			c->quiet = true;
+			strata_quiet = 1;
+			continue;
+		case OPT_JSON:
+			c->json = true;
+			continue;
+		case OPT_PASSWORD_FILE:
+			c->password_file = optarg;
+			continue;
+		case OPT_KEY_FILE:
+			c->key_file = optarg;
+			continue;
 		case OPT_HELP:
 			fputs("usage: ", stdout);
 			fputs(usage, stdout);
@@ -85,8 +96,8 @@ static int read_secret_file(const char *path, char **out, size_t *len)
 	char buf[4096];
 	if (!f)
 		return strata_error_set(strata_errno_code(errno),
-					"cannot read password file '%s': %s", path,
-					strerror(errno));
+					"cannot read password file '%s': %s",
+					path, strerror(errno));
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = 0;
@@ -116,11 +127,13 @@ static int key_file(cli *c, const char *path, bool create)
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		if (fd < 0 || dprintf(fd, "%s\n", hex) < 0 || fsync(fd) ||
 		    close(fd))
-			return strata_error_set(strata_errno_code(errno),
-						"cannot write key file '%s': %s",
-						path, strerror(errno));
-		fprintf(stderr, "strata: created key file '%s': keep it safe, "
-				"without it the repository cannot be read\n",
+			return strata_error_set(
+			    strata_errno_code(errno),
+			    "cannot write key file '%s': %s", path,
+			    strerror(errno));
+		fprintf(stderr,
+			"strata: created key file '%s': keep it safe, "
+			"without it the repository cannot be read\n",
 			path);
 		c->have_keyfile = true;
 		return 0;
@@ -132,13 +145,15 @@ static int key_file(cli *c, const char *path, bool create)
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = 0;
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+	while (n &&
+	       (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
 		buf[--n] = 0;
 	if (strata_unhex(c->keyfile, 32, buf))
-		return strata_error_set(STRATA_EAUTH,
-					"key file '%s' does not hold a strata key "
-					"(64 hex digits)",
-					path);
+		return strata_error_set(
+		    STRATA_EAUTH,
+		    "key file '%s' does not hold a strata key "
+		    "(64 hex digits)",
+		    path);
 	c->have_keyfile = true;
 	return 0;
 }
@@ -185,10 +200,11 @@ int cli_fail(const char *what, int rc)
 	fprintf(stderr, "strata: %s: %s\n", what, msg);
 	if (rc == STRATA_ECORRUPT)
 		fputs("hint: run 'strata check --read-data' to find what is "
-		      "affected\n", stderr);
-	return rc == STRATA_EPARTIAL ? EXIT_PARTIAL
+		      "affected\n",
+		      stderr);
+	return rc == STRATA_EPARTIAL			     ? EXIT_PARTIAL
 	       : rc == STRATA_EINVAL && strstr(msg, "usage") ? EXIT_USAGE
-							    : EXIT_FAIL;
+							     : EXIT_FAIL;
 }
 
 void cli_free(cli *c)

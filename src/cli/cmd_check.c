@@ -5,14 +5,14 @@
 #include "cli/cli.h"
 
 const char usage_check[] =
-	"strata -R REPO check [--read-data]\n"
-	"\nVerify the repository: pack tables against the index, snapshots,\n"
-	"trees, and that every chunk a version needs is present. With\n"
-	"--read-data, also re-hash every pack and decrypt and verify every\n"
-	"blob. Every damaged object is named with the versions and files it\n"
-	"affects. Exit status 0 if intact, 1 if anything is damaged.\n\n"
-	"  --read-data   read and verify all data (slow: reads everything)\n"
-	"  --json        print the report as JSON\n";
+    "strata -R REPO check [--read-data]\n"
+    "\nVerify the repository: pack tables against the index, snapshots,\n"
+    "trees, and that every chunk a version needs is present. With\n"
+    "--read-data, also re-hash every pack and decrypt and verify every\n"
+    "blob. Every damaged object is named with the versions and files it\n"
+    "affects. Exit status 0 if intact, 1 if anything is damaged.\n\n"
+    "  --read-data   read and verify all data (slow: reads everything)\n"
+    "  --json        print the report as JSON\n";
 
 enum { O_READ = OPT_BASE };
 
@@ -22,7 +22,11 @@ typedef struct report {
 	bool in_errors;
 	char **errs;
 	size_t nerrs;
-	struct dmg { char *ds; uint32_t v; char *path; } *dmg;
+	struct dmg {
+		char *ds;
+		uint32_t v;
+		char *path;
+	} * dmg;
 	size_t ndmg;
 } report;
 
@@ -42,7 +46,8 @@ static int on_problem(const char *what, const char *ds, uint32_t v,
 		return 0;
 	}
 	if (ds) {
-		void *p = strata_realloc(r->dmg, (r->ndmg + 1) * sizeof(*r->dmg));
+		void *p =
+		    strata_realloc(r->dmg, (r->ndmg + 1) * sizeof(*r->dmg));
 		if (!p)
 			return STRATA_ENOMEM;
 		r->dmg = p;
@@ -51,7 +56,8 @@ static int on_problem(const char *what, const char *ds, uint32_t v,
 		r->dmg[r->ndmg].path = strata_strdup(path);
 		r->ndmg++;
 	} else {
-		void *p = strata_realloc(r->errs, (r->nerrs + 1) * sizeof(char *));
+		void *p =
+		    strata_realloc(r->errs, (r->nerrs + 1) * sizeof(char *));
 		if (!p)
 			return STRATA_ENOMEM;
 		r->errs = p;
@@ -104,7 +110,7 @@ static void print_json(report *r, const strata_check_report *rep)
 int cmd_check(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"read-data", no_argument, NULL, O_READ}, {NULL, 0, NULL, 0}};
+	    {"read-data", no_argument, NULL, O_READ}, {NULL, 0, NULL, 0}};
 	bool read_data = false;
 	strata_repo *repo = NULL;
 	strata_check_report rep;
@@ -122,7 +128,8 @@ int cmd_check(cli *c, int argc, char **argv)
 				       argv[optind]);
 	if ((rc = cli_open(c, &repo)))
 		return cli_fail("check", rc);
-	rc = strata_repo_check(repo, read_data, !c->quiet, on_problem, &r, &rep);
+	rc =
+	    strata_repo_check(repo, read_data, !c->quiet, on_problem, &r, &rep);
 	strata_repo_close(repo);
 	if (rc)
 		return cli_fail("check", rc);
@@ -146,8 +153,9 @@ int cmd_check(cli *c, int argc, char **argv)
 	strata_free(r.errs);
 	strata_free(r.dmg);
 	if (rep.errors && !c->json)
-		fprintf(stderr, "strata: check: the repository is damaged: restore "
-				"the named objects from a replica, or re-ingest "
-				"the named files\n");
+		fprintf(stderr,
+			"strata: check: the repository is damaged: restore "
+			"the named objects from a replica, or re-ingest "
+			"the named files\n");
 	return rep.errors ? EXIT_FAIL : EXIT_OK;
 }

@@ -5,19 +5,19 @@
 #include "cli/cli.h"
 
 const char usage_debug[] =
-	"strata debug speed FILE... [--threads N] [--max-mib M] [--json]\n"
-	"\nRead the files (up to M MiB, default 1024) into memory and time one\n"
-	"pass of chunking, HMAC-SHA-256, zstd and AES-256-GCM over them with\n"
-	"the ingest code, on N threads (default: number of CPUs).\n";
+    "strata debug speed FILE... [--threads N] [--max-mib M] [--json]\n"
+    "\nRead the files (up to M MiB, default 1024) into memory and time one\n"
+    "pass of chunking, HMAC-SHA-256, zstd and AES-256-GCM over them with\n"
+    "the ingest code, on N threads (default: number of CPUs).\n";
 
 enum { O_THREADS = OPT_BASE, O_MAX };
 
 int cmd_debug(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"threads", required_argument, NULL, O_THREADS},
-		{"max-mib", required_argument, NULL, O_MAX},
-		{NULL, 0, NULL, 0}};
+	    {"threads", required_argument, NULL, O_THREADS},
+	    {"max-mib", required_argument, NULL, O_MAX},
+	    {NULL, 0, NULL, 0}};
 	uint64_t threads = 0, max_mib = 1024;
 	strata_buf b = STRATA_BUF_INIT;
 	int o, rc = 0;
@@ -41,8 +41,9 @@ int cmd_debug(cli *c, int argc, char **argv)
 			return EXIT_FAIL;
 		}
 		for (;;) {
-			size_t want = b.limit - b.len < (1u << 20) ? b.limit - b.len
-								 : (1u << 20);
+			size_t want = b.limit - b.len < (1u << 20)
+					  ? b.limit - b.len
+					  : (1u << 20);
 			if (!want || strata_buf_reserve(&b, want))
 				break;
 			ssize_t n = read(fd, b.ptr + b.len, want);

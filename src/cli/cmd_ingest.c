@@ -5,23 +5,23 @@
 #include "cli/cli.h"
 
 const char usage_ingest[] =
-	"strata -R REPO ingest PATH... --dataset NAME [--layer raw|curated|"
-	"model-ready]\n"
-	"       [--class phi|limited|deid|aggregate|public] [-m MSG] [--update]\n"
-	"\nStore PATHs as a new version of dataset NAME. Each PATH is stored at\n"
-	"the root of the version under its base name. Without --update the\n"
-	"PATHs are the whole content of the version; with --update they are\n"
-	"added to, or replace same-named entries of, the previous version.\n\n"
-	"  --dataset NAME   dataset to add a version to (created if new)\n"
-	"  --layer L        raw (default), curated or model-ready\n"
-	"  --class C        phi (default), limited, deid, aggregate or public\n"
-	"  -m, --message M  a note kept with the version\n"
-	"  --update         change the previous version instead of replacing it\n"
-	"  --threads N      worker threads (default: number of CPUs)\n"
-	"  --json           print the summary as JSON\n"
-	"  -q               no progress line\n"
-	"\nExit status: 0 ok, 1 failed (no version made), 3 version made but\n"
-	"some files could not be read (each named on stderr).\n";
+    "strata -R REPO ingest PATH... --dataset NAME [--layer raw|curated|"
+    "model-ready]\n"
+    "       [--class phi|limited|deid|aggregate|public] [-m MSG] [--update]\n"
+    "\nStore PATHs as a new version of dataset NAME. Each PATH is stored at\n"
+    "the root of the version under its base name. Without --update the\n"
+    "PATHs are the whole content of the version; with --update they are\n"
+    "added to, or replace same-named entries of, the previous version.\n\n"
+    "  --dataset NAME   dataset to add a version to (created if new)\n"
+    "  --layer L        raw (default), curated or model-ready\n"
+    "  --class C        phi (default), limited, deid, aggregate or public\n"
+    "  -m, --message M  a note kept with the version\n"
+    "  --update         change the previous version instead of replacing it\n"
+    "  --threads N      worker threads (default: number of CPUs)\n"
+    "  --json           print the summary as JSON\n"
+    "  -q               no progress line\n"
+    "\nExit status: 0 ok, 1 failed (no version made), 3 version made but\n"
+    "some files could not be read (each named on stderr).\n";
 
 enum { O_DATASET = OPT_BASE, O_LAYER, O_CLASS, O_UPDATE, O_THREADS, O_MESSAGE };
 
@@ -73,11 +73,11 @@ static void summary_text(const strata_ingest_opts *o,
 {
 	/* dedup: bytes of the version per byte that had to be stored;
 	 * compression: new bytes per byte written to the backend */
-	double dedup = s->bytes_new ? (double)s->bytes_total / (double)s->bytes_new
-				    : 0;
+	double dedup =
+	    s->bytes_new ? (double)s->bytes_total / (double)s->bytes_new : 0;
 	double comp = s->bytes_stored && s->bytes_new
-			      ? (double)s->bytes_new / (double)s->bytes_stored
-			      : 0;
+			  ? (double)s->bytes_new / (double)s->bytes_stored
+			  : 0;
 	printf("%s@v%u  snapshot %.16s\n", o->dataset, s->version, s->snapshot);
 	printf("  files      %" PRIu64 " (%" PRIu64 " unchanged), %" PRIu64
 	       " dirs, %" PRIu64 " symlinks\n",
@@ -103,13 +103,13 @@ static void summary_text(const strata_ingest_opts *o,
 int cmd_ingest(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dataset", required_argument, NULL, O_DATASET},
-		{"layer", required_argument, NULL, O_LAYER},
-		{"class", required_argument, NULL, O_CLASS},
-		{"message", required_argument, NULL, O_MESSAGE},
-		{"update", no_argument, NULL, O_UPDATE},
-		{"threads", required_argument, NULL, O_THREADS},
-		{NULL, 0, NULL, 0}};
+	    {"dataset", required_argument, NULL, O_DATASET},
+	    {"layer", required_argument, NULL, O_LAYER},
+	    {"class", required_argument, NULL, O_CLASS},
+	    {"message", required_argument, NULL, O_MESSAGE},
+	    {"update", no_argument, NULL, O_UPDATE},
+	    {"threads", required_argument, NULL, O_THREADS},
+	    {NULL, 0, NULL, 0}};
 	strata_ingest_opts o = {NULL, "raw", "phi", NULL, false, 0, true};
 	strata_ingest_stats st;
 	strata_repo *r = NULL;
@@ -117,35 +117,49 @@ int cmd_ingest(cli *c, int argc, char **argv)
 	int opt, rc;
 	while ((opt = cli_getopt(c, argc, argv, opts, usage_ingest)) != -1) {
 		switch (opt) {
-		case O_DATASET: o.dataset = optarg; break;
-		case O_LAYER: o.layer = optarg; break;
-		case O_CLASS: o.klass = optarg; break;
+		case O_DATASET:
+			o.dataset = optarg;
+			break;
+		case O_LAYER:
+			o.layer = optarg;
+			break;
+		case O_CLASS:
+			o.klass = optarg;
+			break;
 		case 'm':
-		case O_MESSAGE: o.message = optarg; break;
-		case O_UPDATE: o.update = true; break;
+		case O_MESSAGE:
+			o.message = optarg;
+			break;
+		case O_UPDATE:
+			o.update = true;
+			break;
 		case O_THREADS:
 			if (strata_parse_u64(optarg, &th) || th < 1 || th > 64)
 				return cli_usage_error(usage_ingest,
 						       "--threads takes 1..64");
 			o.threads = (int)th;
 			break;
-		default: return cli_bad_option(usage_ingest, argv);
+		default:
+			return cli_bad_option(usage_ingest, argv);
 		}
 	}
 	if (!o.dataset)
-		return cli_usage_error(usage_ingest, "--dataset NAME is required");
+		return cli_usage_error(usage_ingest,
+				       "--dataset NAME is required");
 	if (!cli_valid_dataset(o.dataset))
-		return cli_usage_error(usage_ingest,
-				       "bad dataset name '%s': use letters, digits, "
-				       "'.', '_' and '-' (not first), at most 128",
-				       o.dataset);
+		return cli_usage_error(
+		    usage_ingest,
+		    "bad dataset name '%s': use letters, digits, "
+		    "'.', '_' and '-' (not first), at most 128",
+		    o.dataset);
 	if (!strcmp(o.layer, "raw") + !strcmp(o.layer, "curated") +
-		    !strcmp(o.layer, "model-ready") ==
+		!strcmp(o.layer, "model-ready") ==
 	    0)
-		return cli_usage_error(usage_ingest,
-				       "unknown layer '%s': use raw, curated or "
-				       "model-ready",
-				       o.layer);
+		return cli_usage_error(
+		    usage_ingest,
+		    "unknown layer '%s': use raw, curated or "
+		    "model-ready",
+		    o.layer);
 	static const char *const classes[] = {"phi", "limited", "deid",
 					      "aggregate", "public"};
 	bool known = false;

@@ -5,22 +5,22 @@
 #include "cli/cli.h"
 
 const char usage_datasets[] =
-	"strata -R REPO datasets [--json]\n\nList datasets with their number "
-	"of versions, latest version, layer and class.\n";
+    "strata -R REPO datasets [--json]\n\nList datasets with their number "
+    "of versions, latest version, layer and class.\n";
 const char usage_log[] =
-	"strata -R REPO log NAME [--json]\n\nList the versions of dataset NAME, "
-	"oldest first.\n";
+    "strata -R REPO log NAME [--json]\n\nList the versions of dataset NAME, "
+    "oldest first.\n";
 const char usage_ls[] =
-	"strata -R REPO ls NAME[@vN] [PATH] [--json]\n\nList every entry below "
-	"PATH (default: the whole version), recursively.\n"
-	"Text columns: type, mode, size, path.\n";
+    "strata -R REPO ls NAME[@vN] [PATH] [--json]\n\nList every entry below "
+    "PATH (default: the whole version), recursively.\n"
+    "Text columns: type, mode, size, path.\n";
 const char usage_cat[] =
-	"strata -R REPO cat NAME[@vN]:PATH\n\nWrite the bytes of one file of a "
-	"version to standard output.\n";
+    "strata -R REPO cat NAME[@vN]:PATH\n\nWrite the bytes of one file of a "
+    "version to standard output.\n";
 const char usage_diff[] =
-	"strata -R REPO diff NAME@vA NAME@vB [--json]\n\nList paths that differ "
-	"between two versions: '+' added, '-' removed,\n'M' modified, 'T' type "
-	"changed.\n";
+    "strata -R REPO diff NAME@vA NAME@vB [--json]\n\nList paths that differ "
+    "between two versions: '+' added, '-' removed,\n'M' modified, 'T' type "
+    "changed.\n";
 
 static int no_options(cli *c, int argc, char **argv, const char *usage)
 {
@@ -33,8 +33,8 @@ static int no_options(cli *c, int argc, char **argv, const char *usage)
 static int ds_text(const strata_dataset_info *d, void *payload)
 {
 	(void)payload;
-	printf("%-24s %5u versions  latest v%-4u %-12s %s\n", d->name, d->versions,
-	       d->latest, d->layer, d->klass);
+	printf("%-24s %5u versions  latest v%-4u %-12s %s\n", d->name,
+	       d->versions, d->latest, d->layer, d->klass);
 	return 0;
 }
 
@@ -84,7 +84,8 @@ static int log_text(const strata_version_info *v, void *payload)
 	char t[32];
 	(void)payload;
 	strata_iso_time(t, sizeof(t), v->time_ns);
-	printf("v%-4u %s  %.12s  %-11s %-9s %7" PRIu64 " files %10.1f MiB  %s\n",
+	printf("v%-4u %s  %.12s  %-11s %-9s %7" PRIu64
+	       " files %10.1f MiB  %s\n",
 	       v->version, t, v->snapshot, v->layer, v->klass, v->files,
 	       (double)v->bytes / 1048576.0, v->message ? v->message : "");
 	return 0;
@@ -133,16 +134,19 @@ int cmd_log(cli *c, int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error(usage_log, "name one dataset");
 	if (strchr(argv[optind], '@'))
-		return cli_usage_error(usage_log, "'log' takes a dataset name "
-				       "without @vN: 'strata log %.*s'",
-				       (int)(strchr(argv[optind], '@') - argv[optind]),
-				       argv[optind]);
+		return cli_usage_error(
+		    usage_log,
+		    "'log' takes a dataset name "
+		    "without @vN: 'strata log %.*s'",
+		    (int)(strchr(argv[optind], '@') - argv[optind]),
+		    argv[optind]);
 	if ((rc = cli_open(c, &r)))
 		return cli_fail("log", rc);
 	strata_json_init(&j, stdout);
 	if (c->json)
 		strata_json_arr_begin(&j);
-	rc = strata_repo_log(r, argv[optind], c->json ? log_json : log_text, &j);
+	rc =
+	    strata_repo_log(r, argv[optind], c->json ? log_json : log_text, &j);
 	if (c->json) {
 		strata_json_arr_end(&j);
 		strata_json_end(&j);
@@ -153,8 +157,9 @@ int cmd_log(cli *c, int argc, char **argv)
 
 static const char *type_name(strata_ent_type t)
 {
-	return t == STRATA_ENT_FILE ? "file" : t == STRATA_ENT_DIR ? "dir"
-								  : "symlink";
+	return t == STRATA_ENT_FILE  ? "file"
+	       : t == STRATA_ENT_DIR ? "dir"
+				     : "symlink";
 }
 
 static int ls_text(const strata_entry *e, void *payload)
@@ -209,7 +214,8 @@ int cmd_ls(cli *c, int argc, char **argv)
 	if (rc)
 		return rc;
 	if (argc - optind < 1 || argc - optind > 2)
-		return cli_usage_error(usage_ls, "name a version and at most one "
+		return cli_usage_error(usage_ls,
+				       "name a version and at most one "
 				       "path");
 	if ((rc = cli_open(c, &r)))
 		return cli_fail("ls", rc);
@@ -240,7 +246,7 @@ int cmd_cat(cli *c, int argc, char **argv)
 	if (!colon) {
 		strata_free(spec);
 		return cli_usage_error(usage_cat, "write NAME[@vN]:PATH, e.g. "
-				       "'ct@v2:series1/img1.dcm'");
+						  "'ct@v2:series1/img1.dcm'");
 	}
 	*colon = 0;
 	if ((rc = cli_open(c, &r))) {

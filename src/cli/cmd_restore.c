@@ -4,23 +4,23 @@
 #include "cli/cli.h"
 
 const char usage_restore[] =
-	"strata -R REPO restore NAME[@vN] DEST [--include GLOB]\n"
-	"\nRestore a version (latest without @vN) into directory DEST, byte\n"
-	"for byte, with modes, times and symlinks. Every chunk is verified\n"
-	"before it is written; files are written under a temporary name and\n"
-	"renamed, so a damaged file is reported, never left half-written.\n\n"
-	"  --include GLOB   restore only paths matching GLOB (fnmatch, '*'\n"
-	"                   also matches '/'), or below a matching directory\n"
-	"  --json           print a summary as JSON\n"
-	"  -q               no progress line\n";
+    "strata -R REPO restore NAME[@vN] DEST [--include GLOB]\n"
+    "\nRestore a version (latest without @vN) into directory DEST, byte\n"
+    "for byte, with modes, times and symlinks. Every chunk is verified\n"
+    "before it is written; files are written under a temporary name and\n"
+    "renamed, so a damaged file is reported, never left half-written.\n\n"
+    "  --include GLOB   restore only paths matching GLOB (fnmatch, '*'\n"
+    "                   also matches '/'), or below a matching directory\n"
+    "  --json           print a summary as JSON\n"
+    "  -q               no progress line\n";
 
 enum { O_INCLUDE = OPT_BASE };
 
 int cmd_restore(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"include", required_argument, NULL, O_INCLUDE},
-		{NULL, 0, NULL, 0}};
+	    {"include", required_argument, NULL, O_INCLUDE},
+	    {NULL, 0, NULL, 0}};
 	const char *glob = NULL;
 	strata_repo *r = NULL;
 	strata_restore_stats st;
@@ -32,7 +32,7 @@ int cmd_restore(cli *c, int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cli_usage_error(usage_restore, "name a version and a "
-				       "destination");
+						      "destination");
 	if ((rc = cli_open(c, &r)))
 		return cli_fail("restore", rc);
 	rc = strata_repo_restore(r, argv[optind], argv[optind + 1], glob,

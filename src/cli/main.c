@@ -5,16 +5,16 @@
 #include "cli/cli.h"
 
 static const cmd cmds[] = {
-	{"init", cmd_init, usage_init},
-	{"ingest", cmd_ingest, usage_ingest},
-	{"datasets", cmd_datasets, usage_datasets},
-	{"log", cmd_log, usage_log},
-	{"ls", cmd_ls, usage_ls},
-	{"cat", cmd_cat, usage_cat},
-	{"diff", cmd_diff, usage_diff},
-	{"restore", cmd_restore, usage_restore},
-	{"check", cmd_check, usage_check},
-	{"debug", cmd_debug, usage_debug},
+    {"init", cmd_init, usage_init},
+    {"ingest", cmd_ingest, usage_ingest},
+    {"datasets", cmd_datasets, usage_datasets},
+    {"log", cmd_log, usage_log},
+    {"ls", cmd_ls, usage_ls},
+    {"cat", cmd_cat, usage_cat},
+    {"diff", cmd_diff, usage_diff},
+    {"restore", cmd_restore, usage_restore},
+    {"check", cmd_check, usage_check},
+    {"debug", cmd_debug, usage_debug},
 };
 
 static void help(FILE *f)
@@ -43,27 +43,44 @@ static void help(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"repo", required_argument, NULL, 'R'},
-		{"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
-		{"key-file", required_argument, NULL, OPT_KEY_FILE},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0}};
+	    {"repo", required_argument, NULL, 'R'},
+	    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+	    {"key-file", required_argument, NULL, OPT_KEY_FILE},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0}};
 	cli c;
 	int o;
 	memset(&c, 0, sizeof(c));
 	while ((o = getopt_long(argc, argv, "+R:qhV", opts, NULL)) != -1) {
 		switch (o) {
-		case 'R': c.repo = optarg; break;
-		case 'q': c.quiet = true; strata_quiet = 1; break;
-		case OPT_JSON: c.json = true; break;
-		case OPT_PASSWORD_FILE: c.password_file = optarg; break;
-		case OPT_KEY_FILE: c.key_file = optarg; break;
-		case 'h': help(stdout); return EXIT_OK;
-		case 'V': printf("strata %s\n", STRATA_VERSION); return EXIT_OK;
-		default: help(stderr); return EXIT_USAGE;
+		case 'R':
+			c.repo = optarg;
+			break;
+		case 'q':
+			c.quiet = true;
+			strata_quiet = 1;
+			break;
+		case OPT_JSON:
+			c.json = true;
+			break;
+		case OPT_PASSWORD_FILE:
+			c.password_file = optarg;
+			break;
+		case OPT_KEY_FILE:
+			c.key_file = optarg;
+			break;
+		case 'h':
+			help(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("strata %s\n", STRATA_VERSION);
+			return EXIT_OK;
+		default:
+			help(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
@@ -80,12 +97,13 @@ int main(int argc, char **argv)
 		int rc = cmds[i].run(&c, sub_argc, sub_argv);
 		cli_free(&c);
 		if (fflush(stdout) || ferror(stdout)) {
-			fprintf(stderr, "strata: %s: cannot write output: %s\n", name,
-				strerror(errno));
+			fprintf(stderr, "strata: %s: cannot write output: %s\n",
+				name, strerror(errno));
 			return EXIT_FAIL;
 		}
 		return rc;
 	}
-	fprintf(stderr, "strata: unknown command '%s' (see 'strata -h')\n", name);
+	fprintf(stderr, "strata: unknown command '%s' (see 'strata -h')\n",
+		name);
 	return EXIT_USAGE;
 }

@@ -10,9 +10,8 @@ int strata_buf_reserve(strata_buf *b, size_t extra)
 	/* one byte more than asked is kept for strata_buf_cstr's NUL */
 	if (strata_size_add(&need, b->len, extra) || need > limit ||
 	    strata_size_add(&need, need, 1))
-		return strata_error_set(STRATA_EINVAL,
-					"buffer limit of %zu bytes exceeded",
-					limit);
+		return strata_error_set(
+		    STRATA_EINVAL, "buffer limit of %zu bytes exceeded", limit);
 	if (need <= b->cap)
 		return 0;
 	size_t cap = b->cap ? b->cap : 256;
@@ -20,8 +19,8 @@ int strata_buf_reserve(strata_buf *b, size_t extra)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	uint8_t *p = strata_realloc(b->ptr, cap);
 	if (!p)
-		return strata_error_set(STRATA_ENOMEM, "out of memory (%zu bytes)",
-					cap);
+		return strata_error_set(STRATA_ENOMEM,
+					"out of memory (%zu bytes)", cap);
 	b->ptr = p;
 	b->cap = cap;
 	return 0;

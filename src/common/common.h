@@ -56,13 +56,16 @@ typedef struct strata_buf {
 } strata_buf;
 
 #define STRATA_BUF_DEFAULT_LIMIT ((size_t)1 << 30)
-#define STRATA_BUF_INIT {NULL, 0, 0, 0}
+#define STRATA_BUF_INIT                                                        \
+	{                                                                      \
+		NULL, 0, 0, 0                                                  \
+	}
 
 int strata_buf_reserve(strata_buf *b, size_t extra);
 int strata_buf_put(strata_buf *b, const void *p, size_t n);
 int strata_buf_puts(strata_buf *b, const char *s);
 int strata_buf_printf(strata_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 int strata_buf_put_u8(strata_buf *b, uint8_t v);
 int strata_buf_put_u16(strata_buf *b, uint16_t v);
 int strata_buf_put_u32(strata_buf *b, uint32_t v);
@@ -94,8 +97,10 @@ static inline size_t strata_rd_left(const strata_rd *r)
 
 static inline void strata_le32(uint8_t *p, uint32_t v)
 {
-	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
 }
 static inline uint32_t strata_get_le32(const uint8_t *p)
 {
@@ -192,7 +197,7 @@ typedef struct strata_progress {
 void strata_progress_init(strata_progress *p);
 bool strata_progress_due(strata_progress *p);
 void strata_progress_show(strata_progress *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void strata_progress_done(strata_progress *p);
 
 #include "common/banned.h"

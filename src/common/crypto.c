@@ -131,7 +131,8 @@ void strata_hmac_once(uint8_t out[32], const uint8_t *key, size_t keylen,
 {
 	strata_hmac *h;
 	if (strata_hmac_new(&h, key, keylen)) {
-		abort(); /* out of memory for a 200-byte object: nothing sane left */
+		abort(); /* out of memory for a 200-byte object: nothing sane
+			    left */
 	}
 	strata_hmac_calc(h, out, p, n);
 	strata_hmac_free(h);
@@ -152,7 +153,8 @@ int strata_aead_new(strata_aead **out, const uint8_t key[32])
 	    !EVP_EncryptInit_ex(a->enc, EVP_aes_256_gcm(), NULL, key, NULL) ||
 	    !EVP_DecryptInit_ex(a->dec, EVP_aes_256_gcm(), NULL, key, NULL)) {
 		strata_aead_free(a);
-		return strata_error_set(STRATA_ENOMEM, "cannot set up AES-256-GCM");
+		return strata_error_set(STRATA_ENOMEM,
+					"cannot set up AES-256-GCM");
 	}
 	*out = a;
 	return 0;
@@ -174,11 +176,13 @@ int strata_aead_seal(strata_aead *a, uint8_t *out, const uint8_t nonce[12],
 	int len;
 	assert(n < INT_MAX && aadlen < INT_MAX);
 	if (!EVP_EncryptInit_ex(a->enc, NULL, NULL, NULL, nonce) ||
-	    (aadlen && !EVP_EncryptUpdate(a->enc, NULL, &len, aad, (int)aadlen)) ||
+	    (aadlen &&
+	     !EVP_EncryptUpdate(a->enc, NULL, &len, aad, (int)aadlen)) ||
 	    !EVP_EncryptUpdate(a->enc, out, &len, p, (int)n) ||
 	    !EVP_EncryptFinal_ex(a->enc, out + len, &len) ||
 	    !EVP_CIPHER_CTX_ctrl(a->enc, EVP_CTRL_GCM_GET_TAG, 16, out + n))
-		return strata_error_set(STRATA_EIO, "AES-256-GCM encryption failed");
+		return strata_error_set(STRATA_EIO,
+					"AES-256-GCM encryption failed");
 	return 0;
 }
 
@@ -189,7 +193,8 @@ int strata_aead_open(strata_aead *a, uint8_t *out, const uint8_t nonce[12],
 	int len;
 	assert(n < INT_MAX && aadlen < INT_MAX);
 	if (!EVP_DecryptInit_ex(a->dec, NULL, NULL, NULL, nonce) ||
-	    (aadlen && !EVP_DecryptUpdate(a->dec, NULL, &len, aad, (int)aadlen)) ||
+	    (aadlen &&
+	     !EVP_DecryptUpdate(a->dec, NULL, &len, aad, (int)aadlen)) ||
 	    !EVP_DecryptUpdate(a->dec, out, &len, in, (int)n) ||
 	    !EVP_CIPHER_CTX_ctrl(a->dec, EVP_CTRL_GCM_SET_TAG, 16,
 				 (void *)(in + n)) ||
@@ -207,12 +212,12 @@ int strata_argon2id(uint8_t out[32], const char *pass, size_t passlen,
 		    const uint8_t salt[16], uint32_t t, uint32_t mem_kib)
 {
 	if (sodium_init() < 0)
-		return strata_error_set(STRATA_EIO, "libsodium failed to start");
+		return strata_error_set(STRATA_EIO,
+					"libsodium failed to start");
 	if (crypto_pwhash(out, 32, pass, passlen, salt, t,
 			  (size_t)mem_kib * 1024, crypto_pwhash_ALG_ARGON2ID13))
-		return strata_error_set(STRATA_ENOMEM,
-					"argon2id needs %u KiB of memory",
-					mem_kib);
+		return strata_error_set(
+		    STRATA_ENOMEM, "argon2id needs %u KiB of memory", mem_kib);
 	return 0;
 }
 

@@ -39,9 +39,9 @@ const char *strata_error_msg(void)
 const char *strata_error_name(int code)
 {
 	static const char *const names[] = {
-		"OK",	  "ENOMEM",  "EIO",   "EINVAL", "ENOTFOUND",
-		"EEXIST", "ECORRUPT", "EDENIED", "EBUSY", "EAUTH",
-		"ENOSPC", "ECHANGED", "EPARTIAL"};
+	    "OK",     "ENOMEM",	  "EIO",     "EINVAL", "ENOTFOUND",
+	    "EEXIST", "ECORRUPT", "EDENIED", "EBUSY",  "EAUTH",
+	    "ENOSPC", "ECHANGED", "EPARTIAL"};
 	int i = -code;
 	if (i < 0 || (size_t)i >= sizeof(names) / sizeof(names[0]))
 		return "EUNKNOWN";

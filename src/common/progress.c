@@ -61,7 +61,8 @@ void strata_progress_show(strata_progress *p, const char *fmt, ...)
 
 void strata_progress_done(strata_progress *p)
 {
-	if (p->enabled && __atomic_exchange_n(&line_shown, 0, __ATOMIC_RELAXED)) {
+	if (p->enabled &&
+	    __atomic_exchange_n(&line_shown, 0, __ATOMIC_RELAXED)) {
 		fputs("\r\033[K", stderr);
 		fflush(stderr);
 	}

@@ -78,7 +78,8 @@ int strata_mkdir_p(const char *path, mode_t mode)
 	char tmp[PATH_MAX];
 	size_t n = strlen(path);
 	if (n >= sizeof(tmp))
-		return strata_error_set(STRATA_EINVAL, "path too long: '%s'", path);
+		return strata_error_set(STRATA_EINVAL, "path too long: '%s'",
+					path);
 	memcpy(tmp, path, n + 1);
 	for (size_t i = 1; i <= n; i++) {
 		if (tmp[i] != '/' && tmp[i] != 0)
@@ -86,9 +87,10 @@ int strata_mkdir_p(const char *path, mode_t mode)
 		char c = tmp[i];
 		tmp[i] = 0;
 		if (mkdir(tmp, mode) && errno != EEXIST)
-			return strata_error_set(strata_errno_code(errno),
-						"cannot create directory '%s': %s",
-						tmp, strerror(errno));
+			return strata_error_set(
+			    strata_errno_code(errno),
+			    "cannot create directory '%s': %s", tmp,
+			    strerror(errno));
 		tmp[i] = c;
 	}
 	return 0;

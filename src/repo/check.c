@@ -14,14 +14,14 @@ typedef struct check_ctx {
 	strata_check_cb cb;
 	void *payload;
 	strata_check_report *rep;
-	strata_index bad;   /* ids of damaged or missing blobs (a set) */
-	bool *pack_seen;    /* per index pack number: pack object exists */
+	strata_index bad; /* ids of damaged or missing blobs (a set) */
+	bool *pack_seen;  /* per index pack number: pack object exists */
 	strata_progress pr;
 	int rc;
 } check_ctx;
 
 static int problem(check_ctx *x, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static int problem(check_ctx *x, const char *fmt, ...)
 {
 	char msg[1200];
@@ -62,15 +62,17 @@ static int verify_blobs(check_ctx *x, const char *name, const uint8_t *data,
 		    strata_codec_open(x->r->codec, plain, data + e[i].offset,
 				      e[i].length, e[i].raw_len)) {
 			mark_bad(x, e[i].id);
-			problem(x, "pack '%s': blob %u fails authentication "
-				"(damaged)", name, (unsigned)i);
+			problem(x,
+				"pack '%s': blob %u fails authentication "
+				"(damaged)",
+				name, (unsigned)i);
 			continue;
 		}
 		strata_hmac_calc(x->r->hmac, h, plain->ptr, plain->len);
 		if (memcmp(h, e[i].id, 32) || plain->len != e[i].raw_len) {
 			mark_bad(x, e[i].id);
-			problem(x, "pack '%s': blob %u does not match its id", name,
-				(unsigned)i);
+			problem(x, "pack '%s': blob %u does not match its id",
+				name, (unsigned)i);
 		}
 	}
 	return 0;
@@ -85,11 +87,12 @@ static int check_pack(const char *name, uint64_t size, void *payload)
 	const char *hex = strrchr(name, '/');
 	x->rep->packs++;
 	if (strata_progress_due(&x->pr))
-		strata_progress_show(&x->pr, "check: %" PRIu64 " packs, %" PRIu64
-				     " MiB read", x->rep->packs,
-				     x->rep->bytes_read >> 20);
+		strata_progress_show(
+		    &x->pr, "check: %" PRIu64 " packs, %" PRIu64 " MiB read",
+		    x->rep->packs, x->rep->bytes_read >> 20);
 	if (!hex || strata_unhex(pid, 32, hex + 1))
-		return problem(x, "unexpected object '%s' among the packs", name);
+		return problem(x, "unexpected object '%s' among the packs",
+			       name);
 	long pn = pack_no(x, pid);
 	if (pn < 0) {
 		/* written by an ingest that was interrupted before its index:
@@ -97,7 +100,8 @@ static int check_pack(const char *name, uint64_t size, void *payload)
 		return 0;
 	}
 	x->pack_seen[pn] = true;
-	int rc = strata_pack_read_table(x->r->be, x->r->codec, name, size, &e, &n);
+	int rc =
+	    strata_pack_read_table(x->r->be, x->r->codec, name, size, &e, &n);
 	if (rc) {
 		/* every blob the index places in this pack is suspect */
 		for (size_t i = 0; i <= x->r->ix.mask; i++)
@@ -106,10 +110,13 @@ static int check_pack(const char *name, uint64_t size, void *payload)
 		return problem(x, "%s", strata_error_msg());
 	}
 	for (size_t i = 0; i < n; i++) {
-		const strata_index_ent *s = strata_index_find(&x->r->ix, e[i].id);
-		if (!s || (s->pack == (uint32_t)pn &&
-			   (s->offset != e[i].offset || s->length != e[i].length)))
-			problem(x, "pack '%s': blob %zu disagrees with the index",
+		const strata_index_ent *s =
+		    strata_index_find(&x->r->ix, e[i].id);
+		if (!s ||
+		    (s->pack == (uint32_t)pn &&
+		     (s->offset != e[i].offset || s->length != e[i].length)))
+			problem(x,
+				"pack '%s': blob %zu disagrees with the index",
 				name, i);
 	}
 	if (x->read_data) {
@@ -117,15 +124,17 @@ static int check_pack(const char *name, uint64_t size, void *payload)
 		size_t len;
 		strata_buf plain = STRATA_BUF_INIT;
 		plain.limit = STRATA_BLOB_MAX;
-		if ((rc = x->r->be->ops->get(x->r->be, name, (size_t)1 << 32, &data,
-					     &len))) {
+		if ((rc = x->r->be->ops->get(x->r->be, name, (size_t)1 << 32,
+					     &data, &len))) {
 			problem(x, "%s", strata_error_msg());
 		} else {
 			x->rep->bytes_read += len;
 			strata_sha256(h, data, len);
 			if (memcmp(h, pid, 32))
-				problem(x, "pack '%s' does not match its name "
-					"(its bytes changed)", name);
+				problem(x,
+					"pack '%s' does not match its name "
+					"(its bytes changed)",
+					name);
 			verify_blobs(x, name, data, len, e, n, &plain);
 		}
 		strata_free(data);
@@ -288,7 +297,8 @@ int strata_repo_check(strata_repo *r, bool read_data, bool progress,
 		if (x.pack_seen[i])
 			continue;
 		strata_pack_name(name, sizeof(name), r->ix.packs[i]);
-		problem(&x, "pack '%s' is listed in the index but missing", name);
+		problem(&x, "pack '%s' is listed in the index but missing",
+			name);
 	}
 	if ((rc = r->be->ops->list(r->be, "snapshots/", collect_snap, &l)) ||
 	    (rc = walk_versions(&x, &l, false)))
@@ -296,7 +306,8 @@ int strata_repo_check(strata_repo *r, bool read_data, bool progress,
 	uint64_t in_catalog = 0;
 	strata_catalog_snapshot_count(r->cat, &in_catalog);
 	if (in_catalog != rep->snapshots)
-		problem(&x, "catalog lists %" PRIu64 " versions but the store "
+		problem(&x,
+			"catalog lists %" PRIu64 " versions but the store "
 			"holds %" PRIu64 " readable snapshots",
 			in_catalog, rep->snapshots);
 	if (x.bad.count)

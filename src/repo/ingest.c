@@ -16,8 +16,8 @@ typedef struct inode {
 	strata_node n;
 	struct inode *kids;
 	size_t nkids, cap;
-	char *src;  /* source path, for files that must be read */
-	bool kept;  /* taken whole from the previous version (--update) */
+	char *src; /* source path, for files that must be read */
+	bool kept; /* taken whole from the previous version (--update) */
 	bool failed;
 } inode;
 
@@ -80,11 +80,12 @@ static inode *add_kid(inode *d)
 static int kid_cmp(const void *x, const void *y)
 {
 	const inode *a = x, *b = y;
-	return strata_name_cmp(a->n.name, a->n.name_len, b->n.name, b->n.name_len);
+	return strata_name_cmp(a->n.name, a->n.name_len, b->n.name,
+			       b->n.name_len);
 }
 
 static void warn_file(ingest *g, bool error, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void warn_file(ingest *g, bool error, const char *fmt, ...)
 {
 	char msg[1024];
@@ -172,7 +173,8 @@ static int visit(ingest *g, inode *k, const char *path, const struct stat *sb,
 	if (S_ISREG(sb->st_mode)) {
 		k->n.type = STRATA_NODE_FILE;
 		if (prev && prev->type == STRATA_NODE_FILE &&
-		    prev->size == k->n.size && prev->mtime_ns == k->n.mtime_ns &&
+		    prev->size == k->n.size &&
+		    prev->mtime_ns == k->n.mtime_ns &&
 		    prev->ctime_ns == k->n.ctime_ns && prev->ino == k->n.ino &&
 		    (prev->nchunks || !prev->size)) {
 			memcpy(k->n.sha256, prev->sha256, 32);
@@ -180,8 +182,8 @@ static int visit(ingest *g, inode *k, const char *path, const struct stat *sb,
 			if (prev->nchunks) {
 				size_t sz = (size_t)prev->nchunks * 32;
 				if (!(k->n.chunks = strata_malloc(sz)))
-					return strata_error_set(STRATA_ENOMEM,
-								"out of memory");
+					return strata_error_set(
+					    STRATA_ENOMEM, "out of memory");
 				memcpy(k->n.chunks, prev->chunks, sz);
 			}
 			g->st->files_unchanged++;
@@ -189,12 +191,13 @@ static int visit(ingest *g, inode *k, const char *path, const struct stat *sb,
 		}
 		if (!(k->src = strata_strdup(path)))
 			return strata_error_set(STRATA_ENOMEM, "out of memory");
-		return 0; /* queued by collect_jobs once the tree stops moving */
+		return 0; /* queued by collect_jobs once the tree stops moving
+			   */
 	}
 	if (S_ISDIR(sb->st_mode) && sb->st_dev == g->repo_dev &&
 	    sb->st_ino == g->repo_ino) {
-		warn_file(g, false, "skipping '%s': it is the repository itself",
-			  path);
+		warn_file(g, false,
+			  "skipping '%s': it is the repository itself", path);
 		k->failed = true;
 		return 0;
 	}
@@ -226,7 +229,7 @@ static int visit(ingest *g, inode *k, const char *path, const struct stat *sb,
 			return strata_error_set(STRATA_ENOMEM, "out of memory");
 		return 0;
 	}
-	const char *what = S_ISFIFO(sb->st_mode)	? "a fifo"
+	const char *what = S_ISFIFO(sb->st_mode)   ? "a fifo"
 			   : S_ISSOCK(sb->st_mode) ? "a socket"
 			   : S_ISCHR(sb->st_mode)  ? "a character device"
 			   : S_ISBLK(sb->st_mode)  ? "a block device"
@@ -302,11 +305,15 @@ static bool known_compressed(const uint8_t *p, size_t n)
 {
 	if (n < 4)
 		return false;
-	return (p[0] == 0x1f && p[1] == 0x8b) ||	     /* gzip, BGZF */
+	return (p[0] == 0x1f && p[1] == 0x8b) || /* gzip, BGZF */
 	       !memcmp(p, "CRAM", 4) || !memcmp(p, "PK\3\4", 4) ||
-	       (p[0] == 0xff && p[1] == 0xd8) ||	     /* JPEG */
+	       (p[0] == 0xff && p[1] == 0xd8) || /* JPEG */
 	       !memcmp(p, "\x89PNG", 4) || !memcmp(p, "\x28\xb5\x2f\xfd", 4) ||
-	       !memcmp(p, "\xfd" "7zX", 4) || !memcmp(p, "BZh", 3);
+	       !memcmp(p,
+		       "\xfd"
+		       "7zX",
+		       4) ||
+	       !memcmp(p, "BZh", 3);
 }
 
 static int push_id(worker *w, const uint8_t id[32])
@@ -402,8 +409,8 @@ static int do_file(worker *w, inode *f, bool *src_err)
 					"cannot open '%s': %s", f->src,
 					strerror(errno));
 	if (fstat(fd, &st0) || !S_ISREG(st0.st_mode)) {
-		rc = strata_error_set(STRATA_EIO, "'%s' is no longer a regular file",
-				      f->src);
+		rc = strata_error_set(
+		    STRATA_EIO, "'%s' is no longer a regular file", f->src);
 		goto out;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -432,8 +439,8 @@ static int do_file(worker *w, inode *f, bool *src_err)
 		}
 		size_t off = 0;
 		while (off < have && (eof || have - off >= r->chunk_max)) {
-			size_t len = strata_chunker_next(&r->chunker, w->buf + off,
-							 have - off, eof);
+			size_t len = strata_chunker_next(
+			    &r->chunker, w->buf + off, have - off, eof);
 			strata_sha256_update(w->sha, w->buf + off, len);
 			*src_err = false;
 			if ((rc = store_chunk(w, w->buf + off, len, comp)))
@@ -450,8 +457,8 @@ static int do_file(worker *w, inode *f, bool *src_err)
 	    ts_ns(st1.st_mtim) != ts_ns(st0.st_mtim) ||
 	    ts_ns(st1.st_ctim) != ts_ns(st0.st_ctim) ||
 	    total != (uint64_t)st0.st_size) {
-		rc = strata_error_set(STRATA_ECHANGED, "'%s' changed while it was read",
-				      f->src);
+		rc = strata_error_set(STRATA_ECHANGED,
+				      "'%s' changed while it was read", f->src);
 		goto out;
 	}
 	fill_stat(&f->n, &st0);
@@ -562,7 +569,8 @@ static int worker_init(worker *w, ingest *g)
 	w->g = g;
 	w->bufsize = (size_t)r->chunk_max * 2;
 	w->sealed.limit = STRATA_BLOB_MAX + 65536;
-	w->pack.data.limit = (size_t)r->pack_size + STRATA_BLOB_MAX + (1u << 20);
+	w->pack.data.limit =
+	    (size_t)r->pack_size + STRATA_BLOB_MAX + (1u << 20);
 	if (!(w->buf = strata_malloc(w->bufsize)))
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	if ((rc = strata_codec_new(&w->codec, &r->keys, r->zstd_level)) ||
@@ -595,7 +603,8 @@ static void show_progress(ingest *g, strata_progress *pr)
 		return;
 	double el = strata_mono() - pr->start;
 	uint64_t rd = __atomic_load_n(&g->st->bytes_read, __ATOMIC_RELAXED);
-	strata_progress_show(pr, "ingest: %" PRIu64 "/%zu files read, %.1f MiB, "
+	strata_progress_show(pr,
+			     "ingest: %" PRIu64 "/%zu files read, %.1f MiB, "
 			     "%.0f MiB/s",
 			     __atomic_load_n(&g->files_done, __ATOMIC_RELAXED),
 			     g->njobs, (double)rd / 1048576.0,
@@ -630,7 +639,8 @@ static int run_workers(ingest *g)
 		if ((rc = worker_init(&ws[i], g)))
 			goto join;
 		if (pthread_create(&th[i], NULL, work, &ws[i])) {
-			rc = strata_error_set(STRATA_EIO, "cannot start a thread");
+			rc = strata_error_set(STRATA_EIO,
+					      "cannot start a thread");
 			goto join;
 		}
 		started++;
@@ -704,8 +714,8 @@ static int build_tree(tree_ctx *tc, inode *d, uint8_t id[32])
 	strata_hmac_calc(tc->g->r->hmac, id, tc->enc.ptr, tc->enc.len);
 	uint64_t stored = 0;
 	rc = repo__store_blob(tc->g->r, &tc->pack, tc->g->r->codec,
-			      STRATA_BLOB_TREE, id, tc->enc.ptr, tc->enc.len, true,
-			      &stored);
+			      STRATA_BLOB_TREE, id, tc->enc.ptr, tc->enc.len,
+			      true, &stored);
 	tc->g->st->bytes_stored += stored;
 out:
 	strata_free(t.nodes);
@@ -761,11 +771,9 @@ static int add_rows(rows_ctx *x, const inode *d)
 			rc = k->kept ? add_kept_rows(x, k->n.subtree)
 				     : add_rows(x, k);
 		else if (k->n.type == STRATA_NODE_FILE)
-			rc = strata_catalog_add_file(x->r->cat, x->row,
-						     (char *)x->path.ptr,
-						     x->path.len, k->n.size,
-						     k->n.sha256, x->layer,
-						     x->klass);
+			rc = strata_catalog_add_file(
+			    x->r->cat, x->row, (char *)x->path.ptr, x->path.len,
+			    k->n.size, k->n.sha256, x->layer, x->klass);
 	}
 	x->path.len = base;
 	return rc;
@@ -785,11 +793,9 @@ static int add_kept_rows(rows_ctx *x, const uint8_t id[32])
 		if (n->type == STRATA_NODE_DIR)
 			rc = add_kept_rows(x, n->subtree);
 		else if (n->type == STRATA_NODE_FILE)
-			rc = strata_catalog_add_file(x->r->cat, x->row,
-						     (char *)x->path.ptr,
-						     x->path.len, n->size,
-						     n->sha256, x->layer,
-						     x->klass);
+			rc = strata_catalog_add_file(
+			    x->r->cat, x->row, (char *)x->path.ptr, x->path.len,
+			    n->size, n->sha256, x->layer, x->klass);
 	}
 	x->path.len = base;
 	if (t.nodes)
@@ -842,8 +848,8 @@ static int commit(ingest *g, const uint8_t root[32])
 	s.bytes = g->st->bytes_total;
 	s.zone = r->zone;
 	if ((rc = strata_snapshot_encode(&s, &plain)) ||
-	    (rc = strata_codec_seal(r->codec, &sealed, plain.ptr, plain.len, true,
-				    &comp)))
+	    (rc = strata_codec_seal(r->codec, &sealed, plain.ptr, plain.len,
+				    true, &comp)))
 		goto fail;
 	strata_sha256(sid, sealed.ptr, sealed.len);
 	strata_hex(hex, sid, 32);
@@ -948,14 +954,15 @@ static int add_roots(ingest *g, const char *const *paths, size_t n,
 		memset(&replaced, 0, sizeof(replaced));
 		for (size_t j = 0; j < g->root.nkids; j++) {
 			inode *o = &g->root.kids[j];
-			if (!strata_name_cmp(o->n.name, o->n.name_len, name, nl)) {
+			if (!strata_name_cmp(o->n.name, o->n.name_len, name,
+					     nl)) {
 				if (!o->kept)
 					return strata_error_set(
-						STRATA_EINVAL,
-						"two paths would both be stored as "
-						"'%s': ingest them from a common "
-						"parent directory instead",
-						name);
+					    STRATA_EINVAL,
+					    "two paths would both be stored as "
+					    "'%s': ingest them from a common "
+					    "parent directory instead",
+					    name);
 				replaced = o->n; /* --update replaces it */
 				cache = &replaced;
 				memset(o, 0, sizeof(*o));
@@ -973,7 +980,8 @@ static int add_roots(ingest *g, const char *const *paths, size_t n,
 		strata_node_release(&replaced);
 	}
 	if (g->root.nkids > 1)
-		qsort(g->root.kids, g->root.nkids, sizeof(*g->root.kids), kid_cmp);
+		qsort(g->root.kids, g->root.nkids, sizeof(*g->root.kids),
+		      kid_cmp);
 	return rc;
 }
 
@@ -988,24 +996,26 @@ static int check_opts(strata_repo *r, const char *const *paths, size_t n,
 					"digits, '-', '_' and '.'",
 					o->dataset ? o->dataset : "");
 	if (!repo__valid_layer(o->layer))
-		return strata_error_set(STRATA_EINVAL,
-					"unknown layer '%s': use raw, curated or "
-					"model-ready",
-					o->layer);
+		return strata_error_set(
+		    STRATA_EINVAL,
+		    "unknown layer '%s': use raw, curated or "
+		    "model-ready",
+		    o->layer);
 	if (!repo__valid_class(o->klass))
 		return strata_error_set(STRATA_EINVAL,
 					"unknown class '%s': use phi, limited, "
 					"deid, aggregate or public",
 					o->klass);
 	if (!n)
-		return strata_error_set(STRATA_EINVAL, "nothing to ingest: name "
+		return strata_error_set(STRATA_EINVAL,
+					"nothing to ingest: name "
 					"at least one path");
 	for (size_t i = 0; i < n; i++) {
 		struct stat sb;
 		if (lstat(paths[i], &sb))
 			return strata_error_set(strata_errno_code(errno),
-						"cannot ingest '%s': %s", paths[i],
-						strerror(errno));
+						"cannot ingest '%s': %s",
+						paths[i], strerror(errno));
 	}
 	return 0;
 }
@@ -1038,8 +1048,8 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	pthread_cond_init(&g.qcond, NULL);
 	uint32_t first_pack = (uint32_t)r->ix.npacks;
 	if ((rc = load_previous(&g, &prev))) {
-		strata_error_prefix(rc, "reading the previous version of '%s': ",
-				    o->dataset);
+		strata_error_prefix(
+		    rc, "reading the previous version of '%s': ", o->dataset);
 		goto out;
 	}
 	if (o->update && (rc = seed_update(&g, &prev)))
@@ -1052,7 +1062,8 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 		goto out;
 	}
 	tc.g = &g;
-	tc.pack.data.limit = (size_t)r->pack_size + STRATA_BLOB_MAX + (1u << 20);
+	tc.pack.data.limit =
+	    (size_t)r->pack_size + STRATA_BLOB_MAX + (1u << 20);
 	tc.enc.limit = STRATA_BLOB_MAX;
 	for (size_t i = 0; !rc && i < g.root.nkids; i++) {
 		inode *k = &g.root.kids[i];
@@ -1074,7 +1085,8 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 		rc = STRATA_EPARTIAL;
 out:
 	if (rc && rc != STRATA_EPARTIAL && r->ix.npacks > first_pack) {
-		/* keep what was stored findable, so a retry dedups against it */
+		/* keep what was stored findable, so a retry dedups against it
+		 */
 		char msg[1024];
 		snprintf(msg, sizeof(msg), "%s", strata_error_msg());
 		repo__write_index(r, first_pack);

@@ -16,19 +16,20 @@ bool repo__valid_layer(const char *s)
 
 bool repo__valid_class(const char *s)
 {
-	return !strcmp(s, "phi") || !strcmp(s, "limited") || !strcmp(s, "deid") ||
-	       !strcmp(s, "aggregate") || !strcmp(s, "public");
+	return !strcmp(s, "phi") || !strcmp(s, "limited") ||
+	       !strcmp(s, "deid") || !strcmp(s, "aggregate") ||
+	       !strcmp(s, "public");
 }
 
 static int config_encode(strata_buf *b, const strata_repo *r)
 {
-	return strata_buf_printf(b,
-				 CONFIG_MAGIC " %d\nid %s\nzone %s\n"
-				 "chunk-min %u\nchunk-avg %u\nchunk-max %u\n"
-				 "pack-size %u\nzstd-level %d\n",
-				 STRATA_FORMAT_VERSION, r->id, r->zone,
-				 r->chunk_min, r->chunk_avg, r->chunk_max,
-				 r->pack_size, r->zstd_level);
+	return strata_buf_printf(
+	    b,
+	    CONFIG_MAGIC " %d\nid %s\nzone %s\n"
+			 "chunk-min %u\nchunk-avg %u\nchunk-max %u\n"
+			 "pack-size %u\nzstd-level %d\n",
+	    STRATA_FORMAT_VERSION, r->id, r->zone, r->chunk_min, r->chunk_avg,
+	    r->chunk_max, r->pack_size, r->zstd_level);
 }
 
 static int config_u32(const char *v, uint32_t *out)
@@ -63,17 +64,23 @@ static int config_parse(strata_repo *r, char *text)
 		} else if (!strcmp(k, "zone")) {
 			strata_free(r->zone);
 			if (!(r->zone = strata_strdup(v)))
-				return strata_error_set(STRATA_ENOMEM, "out of memory");
+				return strata_error_set(STRATA_ENOMEM,
+							"out of memory");
 		} else if (!strcmp(k, "chunk-min")) {
-			if (config_u32(v, &r->chunk_min)) goto bad;
+			if (config_u32(v, &r->chunk_min))
+				goto bad;
 		} else if (!strcmp(k, "chunk-avg")) {
-			if (config_u32(v, &r->chunk_avg)) goto bad;
+			if (config_u32(v, &r->chunk_avg))
+				goto bad;
 		} else if (!strcmp(k, "chunk-max")) {
-			if (config_u32(v, &r->chunk_max)) goto bad;
+			if (config_u32(v, &r->chunk_max))
+				goto bad;
 		} else if (!strcmp(k, "pack-size")) {
-			if (config_u32(v, &r->pack_size)) goto bad;
+			if (config_u32(v, &r->pack_size))
+				goto bad;
 		} else if (!strcmp(k, "zstd-level")) {
-			if (config_u32(v, &u) || u > 22) goto bad;
+			if (config_u32(v, &u) || u > 22)
+				goto bad;
 			r->zstd_level = (int)u;
 		} /* unknown keys: written by a newer minor version; ignore */
 	}
@@ -87,7 +94,8 @@ static int config_parse(strata_repo *r, char *text)
 		goto bad;
 	return 0;
 bad:
-	return strata_error_set(STRATA_ECORRUPT, "repository config is damaged");
+	return strata_error_set(STRATA_ECORRUPT,
+				"repository config is damaged");
 }
 
 int strata_repo_init(const char *path, const strata_repo_config *cfg,
@@ -103,9 +111,9 @@ int strata_repo_init(const char *path, const strata_repo_config *cfg,
 	if (!cfg)
 		cfg = &def;
 	if (!auth->password && !auth->keyfile)
-		return strata_error_set(STRATA_EAUTH,
-					"no password: set STRATA_PASSWORD, or use "
-					"--password-file or --key-file");
+		return strata_error_set(
+		    STRATA_EAUTH, "no password: set STRATA_PASSWORD, or use "
+				  "--password-file or --key-file");
 	memset(&r, 0, sizeof(r));
 	r.chunk_min = cfg->chunk_min ? cfg->chunk_min : 256u << 10;
 	r.chunk_avg = cfg->chunk_avg ? cfg->chunk_avg : 1u << 20;
@@ -124,9 +132,9 @@ int strata_repo_init(const char *path, const strata_repo_config *cfg,
 				 cfg->kdf_mem_kib ? cfg->kdf_mem_kib : 65536};
 	/* everything that can be refused is checked before the directory
 	 * is created, so a failed init leaves nothing behind */
-	if ((rc = strata_keys_wrap(&b, &r.keys, auth->password,
-				   auth->password_len,
-				   auth->password ? NULL : auth->keyfile, &kdf)))
+	if ((rc = strata_keys_wrap(
+		 &b, &r.keys, auth->password, auth->password_len,
+		 auth->password ? NULL : auth->keyfile, &kdf)))
 		goto out;
 	if ((rc = strata_backend_local_open(&be, path, 1)))
 		goto out;
@@ -191,11 +199,12 @@ static int unlock(strata_repo *r, const strata_auth *auth)
 {
 	key_try k = {r, auth, STRATA_ENOTFOUND, 0};
 	if (!auth->password && !auth->keyfile)
-		return strata_error_set(STRATA_EAUTH,
-					"repository '%s' is encrypted: set "
-					"STRATA_PASSWORD, or use --password-file "
-					"or --key-file",
-					r->be->location);
+		return strata_error_set(
+		    STRATA_EAUTH,
+		    "repository '%s' is encrypted: set "
+		    "STRATA_PASSWORD, or use --password-file "
+		    "or --key-file",
+		    r->be->location);
 	int rc = r->be->ops->list(r->be, "keys/", try_key, &k);
 	if (rc < 0)
 		return rc;
@@ -229,12 +238,14 @@ static int load_index_obj(const char *name, uint64_t size, void *payload)
 		 * check, and carry on without it. */
 		strata_error_prefix(rc, "index '%s': ", name);
 		if (rc != STRATA_ENOMEM) {
-			strata_warn("%s; run 'strata check'", strata_error_msg());
-			char **v = strata_realloc(r->bad_indexes,
-						  (r->nbad_indexes + 1) * sizeof(*v));
+			strata_warn("%s; run 'strata check'",
+				    strata_error_msg());
+			char **v = strata_realloc(
+			    r->bad_indexes, (r->nbad_indexes + 1) * sizeof(*v));
 			if (v) {
 				r->bad_indexes = v;
-				v[r->nbad_indexes] = strata_strdup(strata_error_msg());
+				v[r->nbad_indexes] =
+				    strata_strdup(strata_error_msg());
 				if (v[r->nbad_indexes])
 					r->nbad_indexes++;
 			}
@@ -288,10 +299,11 @@ int strata_repo_open(strata_repo **out, const char *path,
 		goto fail;
 	rc = r->be->ops->get(r->be, "config", 65536, &cfg, &cfglen);
 	if (rc == STRATA_ENOTFOUND)
-		rc = strata_error_set(STRATA_ENOTFOUND,
-				      "'%s' is not a strata repository (no config): "
-				      "create one with 'strata init %s'",
-				      path, path);
+		rc = strata_error_set(
+		    STRATA_ENOTFOUND,
+		    "'%s' is not a strata repository (no config): "
+		    "create one with 'strata init %s'",
+		    path, path);
 	if (rc)
 		goto fail;
 	char *text = strata_strndup((char *)cfg, cfglen);
@@ -304,8 +316,9 @@ int strata_repo_open(strata_repo **out, const char *path,
 	strata_free(text);
 	if (rc || (rc = unlock(r, auth)))
 		goto fail;
-	if ((rc = strata_chunker_init(&r->chunker, r->keys.gear_key, r->chunk_min,
-				      r->chunk_avg, r->chunk_max)) ||
+	if ((rc = strata_chunker_init(&r->chunker, r->keys.gear_key,
+				      r->chunk_min, r->chunk_avg,
+				      r->chunk_max)) ||
 	    (rc = strata_codec_new(&r->codec, &r->keys, r->zstd_level)) ||
 	    (rc = strata_hmac_new(&r->hmac, r->keys.id_key, 32)))
 		goto fail;
@@ -369,24 +382,27 @@ int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
 	pthread_mutex_unlock(&r->ix.lock);
 	if (!e || ent.pack >= r->ix.npacks)
 		return strata_error_set(STRATA_ECORRUPT,
-					"blob %.16s is missing from the index", hex);
+					"blob %.16s is missing from the index",
+					hex);
 	uint8_t *buf = strata_malloc(ent.length);
 	if (!buf)
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	strata_pack_name(name, sizeof(name), r->ix.packs[ent.pack]);
-	int rc = r->be->ops->get_range(r->be, name, ent.offset, ent.length, buf);
-	if (!rc && (rc = strata_codec_open(c, out, buf, ent.length,
-					   ent.raw_len)))
+	int rc =
+	    r->be->ops->get_range(r->be, name, ent.offset, ent.length, buf);
+	if (!rc &&
+	    (rc = strata_codec_open(c, out, buf, ent.length, ent.raw_len)))
 		strata_error_prefix(rc, "blob %.16s in pack '%s': ", hex, name);
 	strata_free(buf);
 	if (rc)
 		return rc;
 	strata_hmac_calc(h, check, out->ptr, out->len);
 	if (memcmp(check, id, 32) || out->len != ent.raw_len)
-		return strata_error_set(STRATA_ECORRUPT,
-					"blob %.16s in pack '%s' does not match "
-					"its id",
-					hex, name);
+		return strata_error_set(
+		    STRATA_ECORRUPT,
+		    "blob %.16s in pack '%s' does not match "
+		    "its id",
+		    hex, name);
 	return 0;
 }
 
@@ -416,7 +432,8 @@ int repo__load_snapshot(strata_repo *r, const uint8_t id[32],
 	strata_sha256(check, obj, len);
 	if (memcmp(check, id, 32))
 		rc = strata_error_set(STRATA_ECORRUPT,
-				      "snapshot '%s' does not match its name", name);
+				      "snapshot '%s' does not match its name",
+				      name);
 	else if ((rc = strata_codec_open(r->codec, &plain, obj, len, 0)) ||
 		 (rc = strata_snapshot_decode(s, plain.ptr, plain.len)))
 		strata_error_prefix(rc, "snapshot '%s': ", name);
@@ -450,11 +467,10 @@ static int import_tree(import_ctx *ic, const uint8_t id[32])
 		if (n->type == STRATA_NODE_DIR)
 			rc = import_tree(ic, n->subtree);
 		else if (n->type == STRATA_NODE_FILE)
-			rc = strata_catalog_add_file(ic->r->cat, ic->row,
-						     (char *)ic->path.ptr,
-						     ic->path.len, n->size,
-						     n->sha256, ic->layer,
-						     ic->klass);
+			rc = strata_catalog_add_file(
+			    ic->r->cat, ic->row, (char *)ic->path.ptr,
+			    ic->path.len, n->size, n->sha256, ic->layer,
+			    ic->klass);
 	}
 	ic->path.len = base;
 	strata_tree_release(&t);
@@ -558,8 +574,8 @@ int strata_repo_resolve(strata_repo *r, const char *spec, char **dataset,
 	}
 	size_t n = at ? (size_t)(at - spec) : strlen(spec);
 	if (n == 0)
-		return strata_error_set(STRATA_EINVAL, "empty dataset name in '%s'",
-					spec);
+		return strata_error_set(STRATA_EINVAL,
+					"empty dataset name in '%s'", spec);
 	if (!(*dataset = strata_strndup(spec, n)))
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	*version = (uint32_t)v;
@@ -590,17 +606,18 @@ int repo__lookup(strata_repo *r, const uint8_t root[32], const char *path,
 			return rc;
 		strata_node *hit = NULL;
 		for (size_t i = 0; i < t.n; i++)
-			if (!strata_name_cmp(t.nodes[i].name, t.nodes[i].name_len,
-					     path, len))
+			if (!strata_name_cmp(t.nodes[i].name,
+					     t.nodes[i].name_len, path, len))
 				hit = &t.nodes[i];
 		while (slash && *slash == '/')
 			slash++;
 		bool last = !slash || !*slash;
 		if (!hit || (!last && hit->type != STRATA_NODE_DIR)) {
 			strata_tree_release(&t);
-			return strata_error_set(STRATA_ENOTFOUND,
-						"no such path '%s' (no '%.*s' there)",
-						full, (int)len, path);
+			return strata_error_set(
+			    STRATA_ENOTFOUND,
+			    "no such path '%s' (no '%.*s' there)", full,
+			    (int)len, path);
 		}
 		if (last) {
 			*out = *hit;
@@ -647,8 +664,8 @@ int repo__flush_pack(strata_repo *r, strata_pack_writer *w, strata_codec *c,
 	uint32_t pn;
 	rc = strata_index_pack(&r->ix, pid, &pn);
 	for (size_t i = 0; !rc && i < w->n; i++) {
-		strata_index_ent *s =
-			(strata_index_ent *)strata_index_find(&r->ix, w->ents[i].id);
+		strata_index_ent *s = (strata_index_ent *)strata_index_find(
+		    &r->ix, w->ents[i].id);
 		if (!s || s->pack != INDEX_PENDING)
 			continue;
 		s->pack = pn;

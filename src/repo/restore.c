@@ -73,7 +73,7 @@ static void to_entry(strata_entry *e, const strata_node *n, const char *path,
 	memset(e, 0, sizeof(*e));
 	e->path = path;
 	e->path_len = len;
-	e->type = n->type == STRATA_NODE_FILE	 ? STRATA_ENT_FILE
+	e->type = n->type == STRATA_NODE_FILE  ? STRATA_ENT_FILE
 		  : n->type == STRATA_NODE_DIR ? STRATA_ENT_DIR
 					       : STRATA_ENT_SYMLINK;
 	e->mode = n->mode;
@@ -202,10 +202,11 @@ static int write_chunks(strata_repo *r, strata_codec *c, strata_hmac *h,
 					      strerror(errno));
 	}
 	if (!rc && total != n->size)
-		rc = strata_error_set(STRATA_ECORRUPT,
-				      "'%s': stored size %" PRIu64
-				      " does not match its chunks (%" PRIu64 ")",
-				      what, n->size, total);
+		rc =
+		    strata_error_set(STRATA_ECORRUPT,
+				     "'%s': stored size %" PRIu64
+				     " does not match its chunks (%" PRIu64 ")",
+				     what, n->size, total);
 	strata_buf_release(&b);
 	return rc;
 }
@@ -226,8 +227,8 @@ int strata_repo_cat(strata_repo *r, const char *spec, const char *path, int fd)
 		goto out;
 	}
 	if (n.type != STRATA_NODE_FILE)
-		rc = strata_error_set(STRATA_EINVAL, "'%s:%s' is not a file", spec,
-				      path);
+		rc = strata_error_set(STRATA_EINVAL, "'%s:%s' is not a file",
+				      spec, path);
 	else
 		rc = write_chunks(r, r->codec, r->hmac, &n, fd, path);
 	strata_node_release(&n);
@@ -264,8 +265,8 @@ static int diff_pair(diff_ctx *x, const strata_node *a, const strata_node *b)
 	if (!b)
 		return diff_all(x, a, STRATA_DIFF_REMOVED);
 	if (a->type != b->type) {
-		int rc = x->cb((char *)x->path.ptr, x->path.len, STRATA_DIFF_TYPE,
-			       x->payload);
+		int rc = x->cb((char *)x->path.ptr, x->path.len,
+			       STRATA_DIFF_TYPE, x->payload);
 		if (!rc && a->type == STRATA_NODE_DIR)
 			rc = diff_trees(x, a->subtree, NULL);
 		if (!rc && b->type == STRATA_NODE_DIR)
@@ -274,15 +275,15 @@ static int diff_pair(diff_ctx *x, const strata_node *a, const strata_node *b)
 	}
 	if (a->type == STRATA_NODE_DIR)
 		return memcmp(a->subtree, b->subtree, 32)
-			       ? diff_trees(x, a->subtree, b->subtree)
-			       : 0;
+			   ? diff_trees(x, a->subtree, b->subtree)
+			   : 0;
 	bool same = a->type == STRATA_NODE_FILE
-			    ? !memcmp(a->sha256, b->sha256, 32) &&
-				      a->size == b->size && a->mode == b->mode
-			    : !strcmp(a->target, b->target);
+			? !memcmp(a->sha256, b->sha256, 32) &&
+			      a->size == b->size && a->mode == b->mode
+			: !strcmp(a->target, b->target);
 	return same ? 0
-		    : x->cb((char *)x->path.ptr, x->path.len, STRATA_DIFF_MODIFIED,
-			    x->payload);
+		    : x->cb((char *)x->path.ptr, x->path.len,
+			    STRATA_DIFF_MODIFIED, x->payload);
 }
 
 static int diff_trees(diff_ctx *x, const uint8_t *a, const uint8_t *b)
@@ -296,9 +297,10 @@ static int diff_trees(diff_ctx *x, const uint8_t *a, const uint8_t *b)
 	while (!rc && (i < ta.n || j < tb.n)) {
 		const strata_node *na = i < ta.n ? &ta.nodes[i] : NULL;
 		const strata_node *nb = j < tb.n ? &tb.nodes[j] : NULL;
-		int c = !na ? 1 : !nb ? -1
-			: strata_name_cmp(na->name, na->name_len, nb->name,
-					  nb->name_len);
+		int c = !na   ? 1
+			: !nb ? -1
+			      : strata_name_cmp(na->name, na->name_len,
+						nb->name, nb->name_len);
 		const strata_node *n = c <= 0 ? na : nb;
 		x->path.len = base;
 		if ((base && (rc = strata_buf_put_u8(&x->path, '/'))) ||
@@ -387,7 +389,7 @@ static int make_parent(const char *dst)
 }
 
 static void rwarn(restore_ctx *x, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void rwarn(restore_ctx *x, const char *fmt, ...)
 {
 	char msg[1200];
@@ -421,22 +423,26 @@ static int restore_node(restore_ctx *x, strata_node *n, bool selected)
 		if ((rc = make_parent(dst)))
 			return rc;
 		if (mkdir(dst, 0700) && errno != EEXIST)
-			return strata_error_set(strata_errno_code(errno),
-						"cannot create directory '%s': %s",
-						dst, strerror(errno));
+			return strata_error_set(
+			    strata_errno_code(errno),
+			    "cannot create directory '%s': %s", dst,
+			    strerror(errno));
 		if (lstat(dst, &sb) || !S_ISDIR(sb.st_mode))
-			return strata_error_set(STRATA_EEXIST,
-						"cannot restore '%s': something "
-						"that is not a directory is in "
-						"the way",
-						dst);
+			return strata_error_set(
+			    STRATA_EEXIST,
+			    "cannot restore '%s': something "
+			    "that is not a directory is in "
+			    "the way",
+			    dst);
 		x->st->dirs++;
-record:
+	record:
 		if (x->ndirs == x->capdirs) {
 			size_t cap = x->capdirs ? x->capdirs * 2 : 64;
-			void *p = strata_realloc(x->dirs, cap * sizeof(*x->dirs));
+			void *p =
+			    strata_realloc(x->dirs, cap * sizeof(*x->dirs));
 			if (!p)
-				return strata_error_set(STRATA_ENOMEM, "out of memory");
+				return strata_error_set(STRATA_ENOMEM,
+							"out of memory");
 			x->dirs = p;
 			x->capdirs = cap;
 		}
@@ -455,9 +461,9 @@ record:
 			      strerror(errno));
 			return 0;
 		}
-		struct timespec ts[2] = {{0, UTIME_OMIT},
-					 {n->mtime_ns / 1000000000,
-					  n->mtime_ns % 1000000000}};
+		struct timespec ts[2] = {
+		    {0, UTIME_OMIT},
+		    {n->mtime_ns / 1000000000, n->mtime_ns % 1000000000}};
 		utimensat(AT_FDCWD, dst, ts, AT_SYMLINK_NOFOLLOW);
 		x->st->symlinks++;
 		return 0;
@@ -516,20 +522,20 @@ static int restore_file(restore_ctx *x, strata_codec *c, strata_hmac *h,
 		snprintf(tmp, sizeof(tmp), "%.*s/.strata-tmp-%lx",
 			 (int)(slash - j->path), j->path,
 			 (unsigned long)pthread_self());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		      0600);
+	int fd = open(
+	    tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return strata_error_set(strata_errno_code(errno),
 					"cannot create '%s': %s", j->path,
 					strerror(errno));
 	int rc = write_chunks(x->r, c, h, &j->n, fd, j->path);
-	struct timespec ts[2] = {{0, UTIME_OMIT},
-				 {j->n.mtime_ns / 1000000000,
-				  j->n.mtime_ns % 1000000000}};
+	struct timespec ts[2] = {
+	    {0, UTIME_OMIT},
+	    {j->n.mtime_ns / 1000000000, j->n.mtime_ns % 1000000000}};
 	if (!rc && (fchmod(fd, j->n.mode & 07777) || futimens(fd, ts)))
 		rc = strata_error_set(strata_errno_code(errno),
-				      "cannot set attributes of '%s': %s", j->path,
-				      strerror(errno));
+				      "cannot set attributes of '%s': %s",
+				      j->path, strerror(errno));
 	if (close(fd) && !rc)
 		rc = strata_error_set(strata_errno_code(errno),
 				      "cannot write '%s': %s", j->path,
@@ -555,7 +561,8 @@ static void *restore_work(void *arg)
 	restore_ctx *x = w->x;
 	for (;;) {
 		size_t i = __atomic_fetch_add(&x->next, 1, __ATOMIC_RELAXED);
-		if (i >= x->njobs || __atomic_load_n(&x->fatal, __ATOMIC_RELAXED))
+		if (i >= x->njobs ||
+		    __atomic_load_n(&x->fatal, __ATOMIC_RELAXED))
 			break;
 		int rc = restore_file(x, w->c, w->h, &x->jobs[i]);
 		if (rc == STRATA_ENOSPC || rc == STRATA_ENOMEM) {
@@ -593,7 +600,8 @@ static int run_restore(restore_ctx *x, bool progress)
 		    (rc = strata_hmac_new(&ws[i].h, x->r->keys.id_key, 32)))
 			goto out;
 		if (pthread_create(&th[i], NULL, restore_work, &ws[i])) {
-			rc = strata_error_set(STRATA_EIO, "cannot start a thread");
+			rc = strata_error_set(STRATA_EIO,
+					      "cannot start a thread");
 			goto out;
 		}
 		started++;
@@ -605,10 +613,10 @@ static int run_restore(restore_ctx *x, bool progress)
 		struct timespec ts = {0, 50 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 		if (strata_progress_due(&pr))
-			strata_progress_show(&pr, "restore: %" PRIu64 "/%zu files",
-					     __atomic_load_n(&x->done,
-							     __ATOMIC_RELAXED),
-					     x->njobs);
+			strata_progress_show(
+			    &pr, "restore: %" PRIu64 "/%zu files",
+			    __atomic_load_n(&x->done, __ATOMIC_RELAXED),
+			    x->njobs);
 	}
 	strata_progress_done(&pr);
 out:
@@ -639,11 +647,13 @@ int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 	if (rc)
 		goto done;
 	if ((rc = strata_mkdir_p(dest, 0755)) ||
-	    (rc = strata_buf_puts(&x.dst, dest)) || (rc = strata_buf_cstr(&x.rel)))
+	    (rc = strata_buf_puts(&x.dst, dest)) ||
+	    (rc = strata_buf_cstr(&x.rel)))
 		goto out;
 	while (x.dst.len > 1 && x.dst.ptr[x.dst.len - 1] == '/')
 		x.dst.len--;
-	if ((rc = strata_buf_cstr(&x.dst)) || (rc = restore_tree(&x, s.root, false)) ||
+	if ((rc = strata_buf_cstr(&x.dst)) ||
+	    (rc = restore_tree(&x, s.root, false)) ||
 	    (rc = run_restore(&x, progress)))
 		goto out;
 	if (x.fatal)

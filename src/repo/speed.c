@@ -30,8 +30,8 @@ static void *speed_run(void *arg)
 		size_t len = strata_chunker_next(&s->r->chunker, s->p + off,
 						 s->n - off, true);
 		strata_hmac_calc(h, id, s->p + off, len);
-		if ((s->rc = strata_codec_seal(c, &out, s->p + off, len, try_comp,
-					       &comp)))
+		if ((s->rc = strata_codec_seal(c, &out, s->p + off, len,
+					       try_comp, &comp)))
 			break;
 		off += len;
 	}

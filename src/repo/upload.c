@@ -29,8 +29,8 @@ struct repo_uploader {
 static void publish(strata_repo *r, const upack *p, uint32_t pn)
 {
 	for (size_t i = 0; i < p->n; i++) {
-		strata_index_ent *s =
-			(strata_index_ent *)strata_index_find(&r->ix, p->ents[i].id);
+		strata_index_ent *s = (strata_index_ent *)strata_index_find(
+		    &r->ix, p->ents[i].id);
 		if (!s || s->pack != INDEX_PENDING)
 			continue;
 		s->pack = pn;
@@ -56,8 +56,8 @@ static void *run(void *arg)
 		int rc = 0;
 		if (!u->rc) {
 			strata_pack_name(name, sizeof(name), p.id);
-			rc = u->r->be->ops->put_deferred(u->r->be, name,
-							 p.data.ptr, p.data.len);
+			rc = u->r->be->ops->put_deferred(
+			    u->r->be, name, p.data.ptr, p.data.len);
 			if (!rc) {
 				uint32_t pn;
 				pthread_mutex_lock(&u->r->ix.lock);
@@ -70,7 +70,8 @@ static void *run(void *arg)
 		pthread_mutex_lock(&u->lock);
 		if (rc && !u->rc) {
 			u->rc = rc;
-			snprintf(u->msg, sizeof(u->msg), "%s", strata_error_msg());
+			snprintf(u->msg, sizeof(u->msg), "%s",
+				 strata_error_msg());
 		}
 		if (!rc)
 			u->stored += p.data.len;

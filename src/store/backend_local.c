@@ -20,10 +20,11 @@ typedef struct local {
 static int path_of(local *l, const char *name, char *out, size_t n)
 {
 	if (strstr(name, "..") || name[0] == '/')
-		return strata_error_set(STRATA_EINVAL, "bad object name '%s'", name);
-	if ((size_t)snprintf(out, n, "%s/%s", l->root, name) >= n)
-		return strata_error_set(STRATA_EINVAL, "object name too long '%s'",
+		return strata_error_set(STRATA_EINVAL, "bad object name '%s'",
 					name);
+	if ((size_t)snprintf(out, n, "%s/%s", l->root, name) >= n)
+		return strata_error_set(STRATA_EINVAL,
+					"object name too long '%s'", name);
 	return 0;
 }
 
@@ -243,26 +244,27 @@ static int l_get(strata_backend *be, const char *name, size_t limit,
 		return rc;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? strata_error_set(STRATA_ENOTFOUND,
-							  "object '%s' is missing",
-							  name)
-				       : io_err("open", path);
+		return errno == ENOENT
+			   ? strata_error_set(STRATA_ENOTFOUND,
+					      "object '%s' is missing", name)
+			   : io_err("open", path);
 	if (fstat(fd, &st)) {
 		rc = io_err("stat", path);
 		goto fail;
 	}
 	if ((uint64_t)st.st_size > limit) {
-		rc = strata_error_set(STRATA_ECORRUPT,
-				      "object '%s' is %lld bytes, more than the "
-				      "%zu allowed",
-				      name, (long long)st.st_size, limit);
+		rc =
+		    strata_error_set(STRATA_ECORRUPT,
+				     "object '%s' is %lld bytes, more than the "
+				     "%zu allowed",
+				     name, (long long)st.st_size, limit);
 		goto fail;
 	}
 	size_t n = (size_t)st.st_size, got = 0;
 	uint8_t *buf = strata_malloc(n);
 	if (!buf) {
-		rc = strata_error_set(STRATA_ENOMEM, "out of memory reading '%s'",
-				      name);
+		rc = strata_error_set(STRATA_ENOMEM,
+				      "out of memory reading '%s'", name);
 		goto fail;
 	}
 	while (got < n) {
@@ -271,9 +273,9 @@ static int l_get(strata_backend *be, const char *name, size_t limit,
 			continue;
 		if (k <= 0) {
 			rc = k < 0 ? io_err("read", path)
-				   : strata_error_set(STRATA_ECORRUPT,
-						      "object '%s' shrank while read",
-						      name);
+				   : strata_error_set(
+					 STRATA_ECORRUPT,
+					 "object '%s' shrank while read", name);
 			strata_free(buf);
 			goto fail;
 		}
@@ -298,10 +300,10 @@ static int l_get_range(strata_backend *be, const char *name, uint64_t off,
 		return rc;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? strata_error_set(STRATA_ENOTFOUND,
-							  "object '%s' is missing",
-							  name)
-				       : io_err("open", path);
+		return errno == ENOENT
+			   ? strata_error_set(STRATA_ENOTFOUND,
+					      "object '%s' is missing", name)
+			   : io_err("open", path);
 	size_t got = 0;
 	while (got < len) {
 		ssize_t k = pread(fd, (uint8_t *)out + got, len - got,
@@ -310,11 +312,11 @@ static int l_get_range(strata_backend *be, const char *name, uint64_t off,
 			continue;
 		if (k <= 0) {
 			rc = k < 0 ? io_err("read", path)
-				   : strata_error_set(STRATA_ECORRUPT,
-						      "object '%s' is truncated "
-						      "(wanted %zu bytes at %" PRIu64
-						      ")",
-						      name, len, off);
+				   : strata_error_set(
+					 STRATA_ECORRUPT,
+					 "object '%s' is truncated "
+					 "(wanted %zu bytes at %" PRIu64 ")",
+					 name, len, off);
 			break;
 		}
 		got += (size_t)k;
@@ -343,8 +345,7 @@ static int list_dir(local *l, const char *rel, const char *prefix,
 		size_t nl = strlen(name), pl = strlen(prefix);
 		if (strncmp(name, prefix, nl < pl ? nl : pl))
 			continue;
-		if (path_of(l, name, path, sizeof(path)) ||
-		    lstat(path, &st))
+		if (path_of(l, name, path, sizeof(path)) || lstat(path, &st))
 			continue;
 		if (S_ISDIR(st.st_mode)) {
 			if (strcmp(name, "local"))
@@ -382,7 +383,8 @@ static int l_exists(strata_backend *be, const char *name, uint64_t *size)
 	if (rc)
 		return rc;
 	if (stat(path, &st))
-		return errno == ENOENT ? STRATA_ENOTFOUND : io_err("stat", path);
+		return errno == ENOENT ? STRATA_ENOTFOUND
+				       : io_err("stat", path);
 	if (size)
 		*size = (uint64_t)st.st_size;
 	return 0;
@@ -407,8 +409,8 @@ static void l_close(strata_backend *be)
 }
 
 static const struct strata_backend_ops local_ops = {
-	l_put, l_put_deferred, l_sync, l_get, l_get_range, l_list, l_del,
-	l_exists, l_local_dir, l_close};
+    l_put,  l_put_deferred, l_sync,   l_get,	   l_get_range,
+    l_list, l_del,	    l_exists, l_local_dir, l_close};
 
 /* Remove temporaries a killed writer left behind (one level deep). */
 static void sweep_tmp(const char *dir, int depth)
@@ -445,22 +447,24 @@ int strata_backend_local_open(strata_backend **out, const char *path,
 			struct dirent *e;
 			int n = 0;
 			while ((e = readdir(d)))
-				n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+				n += strcmp(e->d_name, ".") &&
+				     strcmp(e->d_name, "..");
 			closedir(d);
 			if (n)
 				return strata_error_set(
-					STRATA_EEXIST,
-					"cannot create repository at '%s': the "
-					"directory is not empty",
-					path);
+				    STRATA_EEXIST,
+				    "cannot create repository at '%s': the "
+				    "directory is not empty",
+				    path);
 		} else if ((rc = strata_mkdir_p(path, 0700))) {
 			return rc;
 		}
 	} else if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-		return strata_error_set(STRATA_ENOTFOUND,
-					"no repository at '%s': create one with "
-					"'strata init %s'",
-					path, path);
+		return strata_error_set(
+		    STRATA_ENOTFOUND,
+		    "no repository at '%s': create one with "
+		    "'strata init %s'",
+		    path, path);
 	}
 	local *l = strata_calloc(1, sizeof(*l));
 	if (!l)

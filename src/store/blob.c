@@ -34,7 +34,8 @@ int strata_codec_new(strata_codec **out, const strata_keys *k, int zlevel)
 	c->dctx = ZSTD_createDCtx();
 	if (rc || !c->cctx || !c->dctx) {
 		strata_codec_free(c);
-		return rc ? rc : strata_error_set(STRATA_ENOMEM, "out of memory");
+		return rc ? rc
+			  : strata_error_set(STRATA_ENOMEM, "out of memory");
 	}
 	c->zlevel = zlevel;
 	c->key_id = k->key_id;
@@ -86,8 +87,8 @@ int strata_codec_seal(strata_codec *c, strata_buf *out, const uint8_t *p,
 	size_t srclen = n;
 	*comp = STRATA_COMP_NONE;
 	if (n > STRATA_BLOB_MAX)
-		return strata_error_set(STRATA_EINVAL, "blob of %zu bytes is too large",
-					n);
+		return strata_error_set(STRATA_EINVAL,
+					"blob of %zu bytes is too large", n);
 	if (try_comp && !strata_codec_incompressible(c, p, n)) {
 		size_t bound = ZSTD_compressBound(n);
 		strata_buf_reset(&c->tmp);
@@ -130,20 +131,24 @@ int strata_codec_open(strata_codec *c, strata_buf *out, const uint8_t *blob,
 	    blob[1] != BLOB_MAGIC1)
 		return strata_error_set(STRATA_ECORRUPT, "not a strata blob");
 	if (blob[2] != STRATA_FORMAT_VERSION)
-		return strata_error_set(STRATA_ECORRUPT,
-					"blob format version %u is not supported "
-					"(this strata reads version %u)",
-					blob[2], STRATA_FORMAT_VERSION);
+		return strata_error_set(
+		    STRATA_ECORRUPT,
+		    "blob format version %u is not supported "
+		    "(this strata reads version %u)",
+		    blob[2], STRATA_FORMAT_VERSION);
 	if (strata_get_le32(blob + 4) != c->key_id)
-		return strata_error_set(STRATA_ECORRUPT,
-					"blob is sealed with key %08x, not this "
-					"repository's key",
-					strata_get_le32(blob + 4));
+		return strata_error_set(
+		    STRATA_ECORRUPT,
+		    "blob is sealed with key %08x, not this "
+		    "repository's key",
+		    strata_get_le32(blob + 4));
 	int comp = blob[3];
 	size_t clen = n - STRATA_BLOB_OVERHEAD;
 	if (comp != STRATA_COMP_NONE && comp != STRATA_COMP_ZSTD)
-		return strata_error_set(STRATA_ECORRUPT, "blob names unknown "
-					"compression %d", comp);
+		return strata_error_set(STRATA_ECORRUPT,
+					"blob names unknown "
+					"compression %d",
+					comp);
 	if (clen > STRATA_BLOB_MAX + 65536 || (comp == 0 && clen > raw_len))
 		return strata_error_set(STRATA_ECORRUPT, "blob too large");
 	strata_buf *dst = comp == STRATA_COMP_ZSTD ? &c->tmp : out;
@@ -167,8 +172,8 @@ int strata_codec_open(strata_codec *c, strata_buf *out, const uint8_t *blob,
 	strata_buf_reset(out);
 	if ((rc = strata_buf_reserve(out, (size_t)sz)))
 		return rc;
-	size_t z = ZSTD_decompressDCtx(c->dctx, out->ptr, (size_t)sz, dst->ptr,
-				       clen);
+	size_t z =
+	    ZSTD_decompressDCtx(c->dctx, out->ptr, (size_t)sz, dst->ptr, clen);
 	if (ZSTD_isError(z) || z != sz)
 		return strata_error_set(STRATA_ECORRUPT,
 					"compressed blob does not decompress");

@@ -30,10 +30,11 @@ int strata_chunker_init(strata_chunker *c, const uint8_t gear_key[32],
 			uint32_t min, uint32_t avg, uint32_t max)
 {
 	if (min < 64 || min > avg || avg > max || max > (8u << 20))
-		return strata_error_set(STRATA_EINVAL,
-					"chunk bounds %u/%u/%u are invalid "
-					"(need 64 <= min <= avg <= max <= 8 MiB)",
-					min, avg, max);
+		return strata_error_set(
+		    STRATA_EINVAL,
+		    "chunk bounds %u/%u/%u are invalid "
+		    "(need 64 <= min <= avg <= max <= 8 MiB)",
+		    min, avg, max);
 	for (uint32_t i = 0; i < 256; i++) {
 		uint8_t h[32], in[4];
 		uint64_t v = 0;
@@ -52,8 +53,8 @@ int strata_chunker_init(strata_chunker *c, const uint8_t gear_key[32],
 	return 0;
 }
 
-size_t strata_chunker_next(const strata_chunker *c, const uint8_t *p,
-			   size_t n, bool eof)
+size_t strata_chunker_next(const strata_chunker *c, const uint8_t *p, size_t n,
+			   bool eof)
 {
 	if (n <= c->min)
 		return eof ? n : 0;

@@ -64,7 +64,8 @@ static int grow(strata_index *ix)
 	size_t oldn = ix->mask + 1;
 	strata_index_ent *s = strata_malloc(n * sizeof(*s));
 	if (!s)
-		return strata_error_set(STRATA_ENOMEM, "out of memory for the index");
+		return strata_error_set(STRATA_ENOMEM,
+					"out of memory for the index");
 	for (size_t i = 0; i < n; i++)
 		s[i].pack = EMPTY;
 	ix->slots = s;
@@ -118,7 +119,7 @@ int strata_index_encode(const strata_index *ix, uint32_t first_pack,
 	int rc = 0;
 	size_t n = 0;
 	const strata_index_ent **v =
-		strata_malloc((ix->count ? ix->count : 1) * sizeof(*v));
+	    strata_malloc((ix->count ? ix->count : 1) * sizeof(*v));
 	if (!v)
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	for (size_t i = 0; i <= ix->mask; i++)
@@ -160,15 +161,17 @@ int strata_index_decode(strata_index *ix, const uint8_t *p, size_t n)
 	strata_rd_init(&r, p, n);
 	const uint8_t *m = strata_rd_bytes(&r, 8);
 	if (!m || memcmp(m, INDEX_MAGIC, 8))
-		return strata_error_set(STRATA_ECORRUPT, "index has a bad magic");
+		return strata_error_set(STRATA_ECORRUPT,
+					"index has a bad magic");
 	uint32_t np = strata_rd_u32(&r);
 	for (uint32_t k = 0; k < np && !r.err; k++) {
 		const uint8_t *pid = strata_rd_bytes(&r, 32);
 		uint32_t cnt = strata_rd_u32(&r), pack = 0;
-		if (r.err || (size_t)cnt * STRATA_PACK_ENTRY_SIZE > strata_rd_left(&r))
-			return strata_error_set(STRATA_ECORRUPT,
-						"index is truncated (pack %u of %u)",
-						k, np);
+		if (r.err ||
+		    (size_t)cnt * STRATA_PACK_ENTRY_SIZE > strata_rd_left(&r))
+			return strata_error_set(
+			    STRATA_ECORRUPT,
+			    "index is truncated (pack %u of %u)", k, np);
 		if ((rc = strata_index_pack(ix, pid, &pack)))
 			return rc;
 		for (uint32_t i = 0; i < cnt; i++) {
@@ -180,14 +183,16 @@ int strata_index_decode(strata_index *ix, const uint8_t *p, size_t n)
 			e.raw_len = strata_rd_u32(&r);
 			if (e.type > 1 || e.raw_len > STRATA_BLOB_MAX ||
 			    e.length < STRATA_BLOB_OVERHEAD)
-				return strata_error_set(STRATA_ECORRUPT,
-							"index entry out of range");
+				return strata_error_set(
+				    STRATA_ECORRUPT,
+				    "index entry out of range");
 			if ((rc = strata_index_add(ix, &e, pack)))
 				return rc;
 		}
 	}
 	if (r.err || strata_rd_left(&r))
-		return strata_error_set(STRATA_ECORRUPT, "index is truncated or "
+		return strata_error_set(STRATA_ECORRUPT,
+					"index is truncated or "
 					"has trailing bytes");
 	return 0;
 }

@@ -65,8 +65,8 @@ int strata_keys_wrap(strata_buf *out, const strata_keys *k, const char *pass,
 	strata_aead *a = NULL;
 	strata_random(salt, sizeof(salt));
 	strata_random(nonce, sizeof(nonce));
-	int rc = kek(kk, type, salt, kdf->t, kdf->mem_kib, pass, passlen,
-		     keyfile);
+	int rc =
+	    kek(kk, type, salt, kdf->t, kdf->mem_kib, pass, passlen, keyfile);
 	if (rc)
 		return rc;
 	strata_buf_reset(out);
@@ -88,8 +88,7 @@ out:
 }
 
 int strata_keys_unwrap(strata_keys *k, const uint8_t *obj, size_t len,
-		       const char *pass, size_t passlen,
-		       const uint8_t *keyfile)
+		       const char *pass, size_t passlen, const uint8_t *keyfile)
 {
 	strata_rd r;
 	uint8_t kk[32];

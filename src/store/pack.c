@@ -15,7 +15,8 @@ int strata_pack_add(strata_pack_writer *w, const uint8_t id[32], uint8_t type,
 	int rc;
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 256;
-		strata_pack_entry *e = strata_realloc(w->ents, cap * sizeof(*e));
+		strata_pack_entry *e =
+		    strata_realloc(w->ents, cap * sizeof(*e));
 		if (!e)
 			return strata_error_set(STRATA_ENOMEM, "out of memory");
 		w->ents = e;
@@ -87,13 +88,15 @@ int strata_pack_parse_table(const uint8_t *p, size_t n, size_t pack_len,
 	const uint8_t *m = strata_rd_bytes(&r, 8);
 	uint32_t cnt = strata_rd_u32(&r);
 	if (!m || r.err || memcmp(m, TABLE_MAGIC, 8))
-		return strata_error_set(STRATA_ECORRUPT,
-					"pack table is truncated or has a bad magic");
+		return strata_error_set(
+		    STRATA_ECORRUPT,
+		    "pack table is truncated or has a bad magic");
 	if ((size_t)cnt * STRATA_PACK_ENTRY_SIZE != strata_rd_left(&r))
-		return strata_error_set(STRATA_ECORRUPT,
-					"pack table says %u entries but holds %zu "
-					"bytes",
-					cnt, strata_rd_left(&r));
+		return strata_error_set(
+		    STRATA_ECORRUPT,
+		    "pack table says %u entries but holds %zu "
+		    "bytes",
+		    cnt, strata_rd_left(&r));
 	strata_pack_entry *e = strata_calloc(cnt ? cnt : 1, sizeof(*e));
 	if (!e)
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
@@ -135,10 +138,9 @@ int strata_pack_read_table(strata_backend *be, strata_codec *c,
 	uint8_t *sealed = NULL;
 	int rc;
 	if (size < STRATA_PACK_FOOTER + STRATA_BLOB_OVERHEAD)
-		return strata_error_set(STRATA_ECORRUPT,
-					"pack '%s' is too short (%" PRIu64
-					" bytes)",
-					name, size);
+		return strata_error_set(
+		    STRATA_ECORRUPT,
+		    "pack '%s' is too short (%" PRIu64 " bytes)", name, size);
 	if ((rc = be->ops->get_range(be, name, size - STRATA_PACK_FOOTER,
 				     STRATA_PACK_FOOTER, foot)))
 		return rc;

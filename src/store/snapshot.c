@@ -12,8 +12,19 @@
 #define F_END 0xffff /* last field, empty: a cut snapshot is detected */
 
 enum {
-	F_DATASET = 1, F_VERSION, F_LAYER, F_CLASS, F_MESSAGE, F_AUTHOR,
-	F_TIME, F_ROOT, F_PARENT, F_FILES, F_DIRS, F_BYTES, F_ZONE
+	F_DATASET = 1,
+	F_VERSION,
+	F_LAYER,
+	F_CLASS,
+	F_MESSAGE,
+	F_AUTHOR,
+	F_TIME,
+	F_ROOT,
+	F_PARENT,
+	F_FILES,
+	F_DIRS,
+	F_BYTES,
+	F_ZONE
 };
 
 static int put_field(strata_buf *b, uint16_t tag, const void *p, size_t n)
@@ -80,39 +91,56 @@ static uint64_t le64(const uint8_t *p)
 	return v;
 }
 
-static int field(strata_snapshot *s, uint16_t tag, const uint8_t *p,
-		 uint32_t n, unsigned *seen)
+static int field(strata_snapshot *s, uint16_t tag, const uint8_t *p, uint32_t n,
+		 unsigned *seen)
 {
 	bool is64 = tag == F_VERSION || tag == F_TIME || tag == F_FILES ||
 		    tag == F_DIRS || tag == F_BYTES;
 	if ((is64 && n != 8) || ((tag == F_ROOT || tag == F_PARENT) && n != 32))
-		return strata_error_set(STRATA_ECORRUPT,
-					"snapshot field %u has length %u", tag, n);
+		return strata_error_set(
+		    STRATA_ECORRUPT, "snapshot field %u has length %u", tag, n);
 	if (tag < 32)
 		*seen |= 1u << tag;
 	switch (tag) {
-	case F_DATASET: return get_str(&s->dataset, p, n);
-	case F_LAYER: return get_str(&s->layer, p, n);
-	case F_CLASS: return get_str(&s->klass, p, n);
-	case F_MESSAGE: return get_str(&s->message, p, n);
-	case F_AUTHOR: return get_str(&s->author, p, n);
-	case F_ZONE: return get_str(&s->zone, p, n);
+	case F_DATASET:
+		return get_str(&s->dataset, p, n);
+	case F_LAYER:
+		return get_str(&s->layer, p, n);
+	case F_CLASS:
+		return get_str(&s->klass, p, n);
+	case F_MESSAGE:
+		return get_str(&s->message, p, n);
+	case F_AUTHOR:
+		return get_str(&s->author, p, n);
+	case F_ZONE:
+		return get_str(&s->zone, p, n);
 	case F_VERSION:
 		if (le64(p) == 0 || le64(p) > UINT32_MAX)
-			return strata_error_set(STRATA_ECORRUPT,
-						"snapshot version out of range");
+			return strata_error_set(
+			    STRATA_ECORRUPT, "snapshot version out of range");
 		s->version = (uint32_t)le64(p);
 		return 0;
-	case F_TIME: s->time_ns = (int64_t)le64(p); return 0;
-	case F_FILES: s->files = le64(p); return 0;
-	case F_DIRS: s->dirs = le64(p); return 0;
-	case F_BYTES: s->bytes = le64(p); return 0;
-	case F_ROOT: memcpy(s->root, p, 32); return 0;
+	case F_TIME:
+		s->time_ns = (int64_t)le64(p);
+		return 0;
+	case F_FILES:
+		s->files = le64(p);
+		return 0;
+	case F_DIRS:
+		s->dirs = le64(p);
+		return 0;
+	case F_BYTES:
+		s->bytes = le64(p);
+		return 0;
+	case F_ROOT:
+		memcpy(s->root, p, 32);
+		return 0;
 	case F_PARENT:
 		memcpy(s->parent, p, 32);
 		s->has_parent = true;
 		return 0;
-	default: return 0; /* a field from a newer writer: skip */
+	default:
+		return 0; /* a field from a newer writer: skip */
 	}
 }
 
@@ -125,14 +153,17 @@ int strata_snapshot_decode(strata_snapshot *s, const uint8_t *p, size_t n)
 	strata_rd_init(&r, p, n);
 	const uint8_t *m = strata_rd_bytes(&r, 8);
 	if (!m || memcmp(m, SNAP_MAGIC, 8))
-		return strata_error_set(STRATA_ECORRUPT, "snapshot has a bad magic");
+		return strata_error_set(STRATA_ECORRUPT,
+					"snapshot has a bad magic");
 	bool end = false;
 	while (!rc && !end) {
 		uint16_t tag = strata_rd_u16(&r);
 		uint32_t len = strata_rd_u32(&r);
-		const uint8_t *v = len <= MAX_FIELD ? strata_rd_bytes(&r, len) : NULL;
+		const uint8_t *v =
+		    len <= MAX_FIELD ? strata_rd_bytes(&r, len) : NULL;
 		if (!v || r.err) {
-			rc = strata_error_set(STRATA_ECORRUPT, "snapshot is truncated");
+			rc = strata_error_set(STRATA_ECORRUPT,
+					      "snapshot is truncated");
 			break;
 		}
 		if (tag == F_END)

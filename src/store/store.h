@@ -50,14 +50,17 @@ int strata_chunker_init(strata_chunker *c, const uint8_t gear_key[32],
 			uint32_t min, uint32_t avg, uint32_t max);
 /* Length of the next chunk of p[0..n); `eof` says no more bytes follow.
  * Returns 0 when more input is needed to decide (only if !eof). */
-size_t strata_chunker_next(const strata_chunker *c, const uint8_t *p,
-			   size_t n, bool eof);
+size_t strata_chunker_next(const strata_chunker *c, const uint8_t *p, size_t n,
+			   bool eof);
 
 /* ---- blob codec (blob.c) ---- */
 enum { STRATA_COMP_NONE = 0, STRATA_COMP_ZSTD = 1 };
 #define STRATA_BLOB_HDR 8
-#define STRATA_BLOB_OVERHEAD (STRATA_BLOB_HDR + STRATA_NONCE_LEN + STRATA_TAG_LEN)
-#define STRATA_BLOB_MAX (64u << 20) /* no stored plaintext blob (a chunk, a large tree) is larger */
+#define STRATA_BLOB_OVERHEAD                                                   \
+	(STRATA_BLOB_HDR + STRATA_NONCE_LEN + STRATA_TAG_LEN)
+#define STRATA_BLOB_MAX                                                        \
+	(64u << 20) /* no stored plaintext blob (a chunk, a large tree) is     \
+		       larger */
 
 typedef struct strata_codec strata_codec; /* per thread */
 int strata_codec_new(strata_codec **out, const strata_keys *k, int zlevel);
@@ -121,7 +124,8 @@ typedef struct strata_index_ent {
 } strata_index_ent; /* 48 bytes */
 
 typedef struct strata_index {
-	strata_index_ent *slots; /* open addressing; pack == UINT32_MAX: empty */
+	strata_index_ent
+	    *slots; /* open addressing; pack == UINT32_MAX: empty */
 	size_t mask, count;
 	uint8_t (*packs)[32];
 	size_t npacks, packcap;
@@ -156,7 +160,7 @@ typedef struct strata_node {
 	int64_t ctime_ns; /* stat cache */
 	uint64_t ino;	  /* stat cache */
 	uint64_t size;
-	uint8_t sha256[32]; /* files */
+	uint8_t sha256[32];  /* files */
 	uint8_t subtree[32]; /* dirs */
 	uint8_t (*chunks)[32];
 	uint32_t nchunks;

@@ -80,7 +80,8 @@ static int decode_one(strata_rd *r, strata_node *n)
 	n->name_len = strata_rd_u16(r);
 	const uint8_t *name = strata_rd_bytes(r, n->name_len);
 	if (!name || !name_ok(name, n->name_len))
-		return strata_error_set(STRATA_ECORRUPT, "tree entry has a bad name");
+		return strata_error_set(STRATA_ECORRUPT,
+					"tree entry has a bad name");
 	if (!(n->name = strata_strndup((const char *)name, n->name_len)))
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	n->mode = strata_rd_u32(r);
@@ -100,7 +101,8 @@ static int decode_one(strata_rd *r, strata_node *n)
 			if (!n->chunks)
 				return strata_error_set(STRATA_ENOMEM,
 							"out of memory");
-			memcpy(n->chunks, strata_rd_bytes(r, (size_t)n->nchunks * 32),
+			memcpy(n->chunks,
+			       strata_rd_bytes(r, (size_t)n->nchunks * 32),
 			       (size_t)n->nchunks * 32);
 		}
 	} else if (n->type == STRATA_NODE_DIR) {
@@ -118,8 +120,8 @@ static int decode_one(strata_rd *r, strata_node *n)
 		if (!(n->target = strata_strndup((const char *)t, tl)))
 			return strata_error_set(STRATA_ENOMEM, "out of memory");
 	} else {
-		return strata_error_set(STRATA_ECORRUPT,
-					"tree entry has unknown type %u", n->type);
+		return strata_error_set(
+		    STRATA_ECORRUPT, "tree entry has unknown type %u", n->type);
 	}
 	return r->err ? strata_error_set(STRATA_ECORRUPT, "tree is truncated")
 		      : 0;
@@ -139,8 +141,8 @@ int strata_tree_decode(strata_tree *t, const uint8_t *p, size_t n)
 	/* every entry takes at least 40 bytes: bounds the allocation */
 	if (cnt > strata_rd_left(&r) / 40)
 		return strata_error_set(STRATA_ECORRUPT,
-					"tree claims %u entries in %zu bytes", cnt,
-					strata_rd_left(&r));
+					"tree claims %u entries in %zu bytes",
+					cnt, strata_rd_left(&r));
 	if (!(t->nodes = strata_calloc(cnt ? cnt : 1, sizeof(*t->nodes))))
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < cnt; i++) {
@@ -155,7 +157,8 @@ int strata_tree_decode(strata_tree *t, const uint8_t *p, size_t n)
 		}
 	}
 	if (strata_rd_left(&r)) {
-		rc = strata_error_set(STRATA_ECORRUPT, "tree has trailing bytes");
+		rc = strata_error_set(STRATA_ECORRUPT,
+				      "tree has trailing bytes");
 		goto fail;
 	}
 	return 0;
