@@ -30,6 +30,35 @@ static int no_options(cli *c, int argc, char **argv, const char *usage)
 	return 0;
 }
 
+/* What a listing command runs once the repository is open: it prints
+ * through `j` (an open JSON array with --json). */
+typedef struct listing {
+	cli *c;
+	strata_json j;
+	char **args;
+} listing;
+
+typedef int (*listing_fn)(strata_repo *r, listing *l);
+
+static int run_listing(cli *c, const char *name, listing_fn fn, char **args)
+{
+	strata_repo *r;
+	listing l = {c, {0}, args};
+	int rc = cli_open(c, &r);
+	if (rc)
+		return cli_fail(name, rc);
+	strata_json_init(&l.j, stdout);
+	if (c->json)
+		strata_json_arr_begin(&l.j);
+	rc = fn(r, &l);
+	if (c->json) {
+		strata_json_arr_end(&l.j);
+		strata_json_end(&l.j);
+	}
+	strata_repo_close(r);
+	return rc ? cli_fail(name, rc) : EXIT_OK;
+}
+
 static int ds_text(const strata_dataset_info *d, void *payload)
 {
 	(void)payload;
@@ -56,27 +85,19 @@ static int ds_json(const strata_dataset_info *d, void *payload)
 	return 0;
 }
 
+static int datasets_run(strata_repo *r, listing *l)
+{
+	return strata_repo_datasets(r, l->c->json ? ds_json : ds_text, &l->j);
+}
+
 int cmd_datasets(cli *c, int argc, char **argv)
 {
-	strata_repo *r;
-	strata_json j;
 	int rc = no_options(c, argc, argv, usage_datasets);
 	if (rc)
 		return rc;
 	if (optind != argc)
 		return cli_usage_error(usage_datasets, "unexpected argument");
-	if ((rc = cli_open(c, &r)))
-		return cli_fail("datasets", rc);
-	strata_json_init(&j, stdout);
-	if (c->json)
-		strata_json_arr_begin(&j);
-	rc = strata_repo_datasets(r, c->json ? ds_json : ds_text, &j);
-	if (c->json) {
-		strata_json_arr_end(&j);
-		strata_json_end(&j);
-	}
-	strata_repo_close(r);
-	return rc ? cli_fail("datasets", rc) : EXIT_OK;
+	return run_listing(c, "datasets", datasets_run, NULL);
 }
 
 static int log_text(const strata_version_info *v, void *payload)
@@ -124,10 +145,14 @@ static int log_json(const strata_version_info *v, void *payload)
 	return 0;
 }
 
+static int log_run(strata_repo *r, listing *l)
+{
+	return strata_repo_log(r, l->args[0], l->c->json ? log_json : log_text,
+			       &l->j);
+}
+
 int cmd_log(cli *c, int argc, char **argv)
 {
-	strata_repo *r;
-	strata_json j;
 	int rc = no_options(c, argc, argv, usage_log);
 	if (rc)
 		return rc;
@@ -140,19 +165,7 @@ int cmd_log(cli *c, int argc, char **argv)
 		    "without @vN: 'strata log %.*s'",
 		    (int)(strchr(argv[optind], '@') - argv[optind]),
 		    argv[optind]);
-	if ((rc = cli_open(c, &r)))
-		return cli_fail("log", rc);
-	strata_json_init(&j, stdout);
-	if (c->json)
-		strata_json_arr_begin(&j);
-	rc =
-	    strata_repo_log(r, argv[optind], c->json ? log_json : log_text, &j);
-	if (c->json) {
-		strata_json_arr_end(&j);
-		strata_json_end(&j);
-	}
-	strata_repo_close(r);
-	return rc ? cli_fail("log", rc) : EXIT_OK;
+	return run_listing(c, "log", log_run, argv + optind);
 }
 
 static const char *type_name(strata_ent_type t)
@@ -206,10 +219,15 @@ static int ls_json(const strata_entry *e, void *payload)
 	return 0;
 }
 
+static int ls_run(strata_repo *r, listing *l)
+{
+	/* args: the version, then an optional path (argv is NULL-terminated) */
+	return strata_repo_ls(r, l->args[0], l->args[1] ? l->args[1] : "",
+			      l->c->json ? ls_json : ls_text, &l->j);
+}
+
 int cmd_ls(cli *c, int argc, char **argv)
 {
-	strata_repo *r;
-	strata_json j;
 	int rc = no_options(c, argc, argv, usage_ls);
 	if (rc)
 		return rc;
@@ -217,20 +235,7 @@ int cmd_ls(cli *c, int argc, char **argv)
 		return cli_usage_error(usage_ls,
 				       "name a version and at most one "
 				       "path");
-	if ((rc = cli_open(c, &r)))
-		return cli_fail("ls", rc);
-	strata_json_init(&j, stdout);
-	if (c->json)
-		strata_json_arr_begin(&j);
-	rc = strata_repo_ls(r, argv[optind],
-			    argc - optind == 2 ? argv[optind + 1] : "",
-			    c->json ? ls_json : ls_text, &j);
-	if (c->json) {
-		strata_json_arr_end(&j);
-		strata_json_end(&j);
-	}
-	strata_repo_close(r);
-	return rc ? cli_fail("ls", rc) : EXIT_OK;
+	return run_listing(c, "ls", ls_run, argv + optind);
 }
 
 int cmd_cat(cli *c, int argc, char **argv)
@@ -260,20 +265,13 @@ int cmd_cat(cli *c, int argc, char **argv)
 	return rc ? cli_fail("cat", rc) : EXIT_OK;
 }
 
-typedef struct diff_out {
-	cli *c;
-	strata_json j;
-	uint64_t n;
-} diff_out;
-
 static int diff_one(const char *path, size_t len, strata_diff_kind k,
 		    void *payload)
 {
-	diff_out *d = payload;
+	listing *d = payload;
 	static const char *const names[] = {"", "added", "removed", "modified",
 					    "type"};
 	static const char marks[] = " +-MT";
-	d->n++;
 	if (d->c->json) {
 		strata_json_obj_begin(&d->j);
 		strata_json_key(&d->j, "path");
@@ -289,25 +287,17 @@ static int diff_one(const char *path, size_t len, strata_diff_kind k,
 	return 0;
 }
 
+static int diff_run(strata_repo *r, listing *l)
+{
+	return strata_repo_diff(r, l->args[0], l->args[1], diff_one, l);
+}
+
 int cmd_diff(cli *c, int argc, char **argv)
 {
-	strata_repo *r;
-	diff_out d = {c, {0}, 0};
 	int rc = no_options(c, argc, argv, usage_diff);
 	if (rc)
 		return rc;
 	if (argc - optind != 2)
 		return cli_usage_error(usage_diff, "name two versions");
-	if ((rc = cli_open(c, &r)))
-		return cli_fail("diff", rc);
-	strata_json_init(&d.j, stdout);
-	if (c->json)
-		strata_json_arr_begin(&d.j);
-	rc = strata_repo_diff(r, argv[optind], argv[optind + 1], diff_one, &d);
-	if (c->json) {
-		strata_json_arr_end(&d.j);
-		strata_json_end(&d.j);
-	}
-	strata_repo_close(r);
-	return rc ? cli_fail("diff", rc) : EXIT_OK;
+	return run_listing(c, "diff", diff_run, argv + optind);
 }

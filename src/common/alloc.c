@@ -60,3 +60,21 @@ void strata_free(void *p)
 {
 	free(p);
 }
+
+int strata_grow(void *pp, size_t *cap, size_t n, size_t elem)
+{
+	void **p = pp;
+	size_t c = *cap ? *cap : 16, bytes;
+	if (n < *cap)
+		return 0;
+	while (c <= n)
+		c *= 2;
+	if (__builtin_mul_overflow(c, elem, &bytes))
+		return strata_error_set(STRATA_ENOMEM, "array too large");
+	void *np = strata_realloc(*p, bytes);
+	if (!np)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	*p = np;
+	*cap = c;
+	return 0;
+}

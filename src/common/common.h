@@ -34,6 +34,9 @@ void *strata_realloc(void *p, size_t n);
 char *strata_strdup(const char *s);
 char *strata_strndup(const char *s, size_t n);
 void strata_free(void *p);
+/* Make room for element `n` of the growable array *pp of `*cap` elements
+ * of `elem` bytes (doubling); on failure *pp is untouched. */
+int strata_grow(void *pp, size_t *cap, size_t n, size_t elem);
 /* Fail the nth allocation from now on (1 = the next one); 0 disables. */
 void strata_alloc_fail_after(long n);
 

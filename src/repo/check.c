@@ -221,14 +221,9 @@ static int collect_snap(const char *name, uint64_t size, void *payload)
 {
 	snap_list *l = payload;
 	(void)size;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		void *p = strata_realloc(l->ids, cap * 32);
-		if (!p)
-			return strata_error_set(STRATA_ENOMEM, "out of memory");
-		l->ids = p;
-		l->cap = cap;
-	}
+	int rc = strata_grow(&l->ids, &l->cap, l->n, 32);
+	if (rc)
+		return rc;
 	if (strata_unhex(l->ids[l->n], 32, name + strlen("snapshots/")) == 0)
 		l->n++;
 	return 0;

@@ -64,14 +64,8 @@ static void inode_release(inode *d)
 
 static inode *add_kid(inode *d)
 {
-	if (d->nkids == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 8;
-		inode *k = strata_realloc(d->kids, cap * sizeof(*k));
-		if (!k)
-			return NULL;
-		d->kids = k;
-		d->cap = cap;
-	}
+	if (strata_grow(&d->kids, &d->cap, d->nkids, sizeof(*d->kids)))
+		return NULL;
 	inode *k = &d->kids[d->nkids++];
 	memset(k, 0, sizeof(*k));
 	return k;
@@ -136,14 +130,9 @@ static void fill_stat(strata_node *n, const struct stat *sb)
 
 static int add_job(ingest *g, inode *f)
 {
-	if (g->njobs == g->capjobs) {
-		size_t cap = g->capjobs ? g->capjobs * 2 : 256;
-		inode **j = strata_realloc(g->jobs, cap * sizeof(*j));
-		if (!j)
-			return strata_error_set(STRATA_ENOMEM, "out of memory");
-		g->jobs = j;
-		g->capjobs = cap;
-	}
+	int rc = strata_grow(&g->jobs, &g->capjobs, g->njobs, sizeof(*g->jobs));
+	if (rc)
+		return rc;
 	g->jobs[g->njobs++] = f;
 	return 0;
 }
@@ -318,14 +307,9 @@ static bool known_compressed(const uint8_t *p, size_t n)
 
 static int push_id(worker *w, const uint8_t id[32])
 {
-	if (w->nids == w->capids) {
-		size_t cap = w->capids ? w->capids * 2 : 64;
-		void *p = strata_realloc(w->ids, cap * 32);
-		if (!p)
-			return strata_error_set(STRATA_ENOMEM, "out of memory");
-		w->ids = p;
-		w->capids = cap;
-	}
+	int rc = strata_grow(&w->ids, &w->capids, w->nids, 32);
+	if (rc)
+		return rc;
 	memcpy(w->ids[w->nids++], id, 32);
 	return 0;
 }
@@ -746,16 +730,7 @@ static int count_kept(ingest *g, const uint8_t id[32])
 
 /* ---- catalog rows from the in-memory tree ---- */
 
-typedef struct rows_ctx {
-	strata_repo *r;
-	int64_t row;
-	const char *layer, *klass;
-	strata_buf path;
-} rows_ctx;
-
-static int add_kept_rows(rows_ctx *rc_, const uint8_t id[32]);
-
-static int add_rows(rows_ctx *x, const inode *d)
+static int add_rows(import_ctx *x, const inode *d)
 {
 	size_t base = x->path.len;
 	int rc = 0;
@@ -768,7 +743,7 @@ static int add_rows(rows_ctx *x, const inode *d)
 		    (rc = strata_buf_put(&x->path, k->n.name, k->n.name_len)))
 			break;
 		if (k->n.type == STRATA_NODE_DIR)
-			rc = k->kept ? add_kept_rows(x, k->n.subtree)
+			rc = k->kept ? repo__import_tree(x, k->n.subtree)
 				     : add_rows(x, k);
 		else if (k->n.type == STRATA_NODE_FILE)
 			rc = strata_catalog_add_file(
@@ -776,30 +751,6 @@ static int add_rows(rows_ctx *x, const inode *d)
 			    k->n.size, k->n.sha256, x->layer, x->klass);
 	}
 	x->path.len = base;
-	return rc;
-}
-
-static int add_kept_rows(rows_ctx *x, const uint8_t id[32])
-{
-	strata_tree t;
-	size_t base = x->path.len;
-	int rc = repo__load_tree(x->r, id, &t);
-	for (size_t i = 0; !rc && i < t.n; i++) {
-		strata_node *n = &t.nodes[i];
-		x->path.len = base;
-		if ((rc = strata_buf_put_u8(&x->path, '/')) ||
-		    (rc = strata_buf_put(&x->path, n->name, n->name_len)))
-			break;
-		if (n->type == STRATA_NODE_DIR)
-			rc = add_kept_rows(x, n->subtree);
-		else if (n->type == STRATA_NODE_FILE)
-			rc = strata_catalog_add_file(
-			    x->r->cat, x->row, (char *)x->path.ptr, x->path.len,
-			    n->size, n->sha256, x->layer, x->klass);
-	}
-	x->path.len = base;
-	if (t.nodes)
-		strata_tree_release(&t);
 	return rc;
 }
 
@@ -870,7 +821,7 @@ static int commit(ingest *g, const uint8_t root[32])
 	cs.files = s.files;
 	cs.bytes = s.bytes;
 	cs.parent_version = latest;
-	rows_ctx x = {r, 0, s.layer, s.klass, STRATA_BUF_INIT};
+	import_ctx x = {r, 0, s.layer, s.klass, STRATA_BUF_INIT};
 	if (!(rc = strata_catalog_add_snapshot(r->cat, &cs, &x.row)))
 		rc = add_rows(&x, &g->root);
 	strata_buf_release(&x.path);

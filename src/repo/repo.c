@@ -444,14 +444,7 @@ int repo__load_snapshot(strata_repo *r, const uint8_t id[32],
 
 /* ---- catalog import: one row per file, found by walking the trees ---- */
 
-typedef struct import_ctx {
-	strata_repo *r;
-	int64_t row;
-	const char *layer, *klass;
-	strata_buf path;
-} import_ctx;
-
-static int import_tree(import_ctx *ic, const uint8_t id[32])
+int repo__import_tree(import_ctx *ic, const uint8_t id[32])
 {
 	strata_tree t;
 	int rc = repo__load_tree(ic->r, id, &t);
@@ -465,7 +458,7 @@ static int import_tree(import_ctx *ic, const uint8_t id[32])
 		    (rc = strata_buf_put(&ic->path, n->name, n->name_len)))
 			break;
 		if (n->type == STRATA_NODE_DIR)
-			rc = import_tree(ic, n->subtree);
+			rc = repo__import_tree(ic, n->subtree);
 		else if (n->type == STRATA_NODE_FILE)
 			rc = strata_catalog_add_file(
 			    ic->r->cat, ic->row, (char *)ic->path.ptr,
@@ -498,7 +491,7 @@ int repo__import(strata_repo *r, const uint8_t id[32], const strata_snapshot *s)
 	import_ctx ic = {r, 0, s->layer, s->klass, STRATA_BUF_INIT};
 	int rc = strata_catalog_add_snapshot(r->cat, &cs, &ic.row);
 	if (!rc)
-		rc = import_tree(&ic, s->root);
+		rc = repo__import_tree(&ic, s->root);
 	strata_buf_release(&ic.path);
 	return rc;
 }
@@ -660,22 +653,29 @@ int repo__flush_pack(strata_repo *r, strata_pack_writer *w, strata_codec *c,
 		return rc;
 	if (stored)
 		*stored += w->data.len;
-	pthread_mutex_lock(&r->ix.lock);
+	rc = repo__publish(r, pid, w->ents, w->n);
+	strata_pack_writer_reset(w);
+	return rc;
+}
+
+int repo__publish(strata_repo *r, const uint8_t pack_id[32],
+		  const strata_pack_entry *ents, size_t n)
+{
 	uint32_t pn;
-	rc = strata_index_pack(&r->ix, pid, &pn);
-	for (size_t i = 0; !rc && i < w->n; i++) {
-		strata_index_ent *s = (strata_index_ent *)strata_index_find(
-		    &r->ix, w->ents[i].id);
+	pthread_mutex_lock(&r->ix.lock);
+	int rc = strata_index_pack(&r->ix, pack_id, &pn);
+	for (size_t i = 0; !rc && i < n; i++) {
+		strata_index_ent *s =
+		    (strata_index_ent *)strata_index_find(&r->ix, ents[i].id);
 		if (!s || s->pack != INDEX_PENDING)
-			continue;
+			continue; /* stored twice; the first copy wins */
 		s->pack = pn;
-		s->offset = w->ents[i].offset;
-		s->length = w->ents[i].length;
-		s->raw_len = w->ents[i].raw_len & 0x7fffffff;
-		s->type = w->ents[i].type ? 1u : 0u;
+		s->offset = ents[i].offset;
+		s->length = ents[i].length;
+		s->raw_len = ents[i].raw_len & 0x7fffffff;
+		s->type = ents[i].type ? 1u : 0u;
 	}
 	pthread_mutex_unlock(&r->ix.lock);
-	strata_pack_writer_reset(w);
 	return rc;
 }
 

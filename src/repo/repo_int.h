@@ -40,6 +40,15 @@ int repo__sync(strata_repo *r);
 /* Import one snapshot: a catalog row plus a row per file. */
 int repo__import(strata_repo *r, const uint8_t id[32],
 		 const strata_snapshot *s);
+/* Catalog rows for every file below a stored tree; `path` holds the
+ * tree's own path ("" at the root) and is restored on return. */
+typedef struct import_ctx {
+	strata_repo *r;
+	int64_t row;
+	const char *layer, *klass;
+	strata_buf path;
+} import_ctx;
+int repo__import_tree(import_ctx *ic, const uint8_t id[32]);
 /* Resolve "name[@vN]" to a snapshot. */
 int repo__open_spec(strata_repo *r, const char *spec, strata_snapshot *s,
 		    uint8_t id[32]);
@@ -56,6 +65,9 @@ int repo__flush_pack(strata_repo *r, strata_pack_writer *w, strata_codec *c,
 /* Persist index entries of packs >= first_pack as one index object. */
 int repo__write_index(strata_repo *r, uint32_t first_pack);
 int repo__claim(strata_repo *r, const uint8_t id[32]);
+/* After pack `pack_id` is durable: give its pending blobs their place. */
+int repo__publish(strata_repo *r, const uint8_t pack_id[32],
+		  const strata_pack_entry *ents, size_t n);
 
 /* Background pack writer (upload.c). */
 typedef struct repo_uploader repo_uploader;

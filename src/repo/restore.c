@@ -436,16 +436,9 @@ static int restore_node(restore_ctx *x, strata_node *n, bool selected)
 			    dst);
 		x->st->dirs++;
 	record:
-		if (x->ndirs == x->capdirs) {
-			size_t cap = x->capdirs ? x->capdirs * 2 : 64;
-			void *p =
-			    strata_realloc(x->dirs, cap * sizeof(*x->dirs));
-			if (!p)
-				return strata_error_set(STRATA_ENOMEM,
-							"out of memory");
-			x->dirs = p;
-			x->capdirs = cap;
-		}
+		if (strata_grow(&x->dirs, &x->capdirs, x->ndirs,
+				sizeof(*x->dirs)))
+			return STRATA_ENOMEM;
 		rdir *d = &x->dirs[x->ndirs];
 		if (!(d->path = strata_strdup(dst)))
 			return strata_error_set(STRATA_ENOMEM, "out of memory");
@@ -468,14 +461,8 @@ static int restore_node(restore_ctx *x, strata_node *n, bool selected)
 		x->st->symlinks++;
 		return 0;
 	}
-	if (x->njobs == x->capjobs) {
-		size_t cap = x->capjobs ? x->capjobs * 2 : 256;
-		void *p = strata_realloc(x->jobs, cap * sizeof(*x->jobs));
-		if (!p)
-			return strata_error_set(STRATA_ENOMEM, "out of memory");
-		x->jobs = p;
-		x->capjobs = cap;
-	}
+	if (strata_grow(&x->jobs, &x->capjobs, x->njobs, sizeof(*x->jobs)))
+		return STRATA_ENOMEM;
 	rjob *j = &x->jobs[x->njobs];
 	if (!(j->path = strata_strdup(dst)))
 		return strata_error_set(STRATA_ENOMEM, "out of memory");

@@ -26,21 +26,6 @@ struct repo_uploader {
 	uint64_t stored;
 };
 
-static void publish(strata_repo *r, const upack *p, uint32_t pn)
-{
-	for (size_t i = 0; i < p->n; i++) {
-		strata_index_ent *s = (strata_index_ent *)strata_index_find(
-		    &r->ix, p->ents[i].id);
-		if (!s || s->pack != INDEX_PENDING)
-			continue;
-		s->pack = pn;
-		s->offset = p->ents[i].offset;
-		s->length = p->ents[i].length;
-		s->raw_len = p->ents[i].raw_len & 0x7fffffff;
-		s->type = p->ents[i].type ? 1u : 0u;
-	}
-}
-
 static void *run(void *arg)
 {
 	repo_uploader *u = arg;
@@ -58,14 +43,8 @@ static void *run(void *arg)
 			strata_pack_name(name, sizeof(name), p.id);
 			rc = u->r->be->ops->put_deferred(
 			    u->r->be, name, p.data.ptr, p.data.len);
-			if (!rc) {
-				uint32_t pn;
-				pthread_mutex_lock(&u->r->ix.lock);
-				rc = strata_index_pack(&u->r->ix, p.id, &pn);
-				if (!rc)
-					publish(u->r, &p, pn);
-				pthread_mutex_unlock(&u->r->ix.lock);
-			}
+			if (!rc)
+				rc = repo__publish(u->r, p.id, p.ents, p.n);
 		}
 		pthread_mutex_lock(&u->lock);
 		if (rc && !u->rc) {

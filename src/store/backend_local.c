@@ -81,18 +81,9 @@ static int l_put(strata_backend *be, const char *name, const void *p,
 
 static int remember(local *l, const char *path)
 {
-	int rc = 0;
 	pthread_mutex_lock(&l->lock);
-	if (l->ndeferred == l->capdeferred) {
-		size_t cap = l->capdeferred ? l->capdeferred * 2 : 64;
-		char **v = strata_realloc(l->deferred, cap * sizeof(*v));
-		if (!v)
-			rc = strata_error_set(STRATA_ENOMEM, "out of memory");
-		else {
-			l->deferred = v;
-			l->capdeferred = cap;
-		}
-	}
+	int rc = strata_grow(&l->deferred, &l->capdeferred, l->ndeferred,
+			     sizeof(*l->deferred));
 	if (!rc && !(l->deferred[l->ndeferred] = strata_strdup(path)))
 		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
 	if (!rc)
@@ -233,94 +224,84 @@ static int put_file(local *l, const char *name, const void *p, size_t len,
 	return fsync_dir(dir);
 }
 
-static int l_get(strata_backend *be, const char *name, size_t limit,
-		 uint8_t **out, size_t *outlen)
+/* Open object `name` for reading; its path is left in `path`. */
+static int open_obj(local *l, const char *name, char *path, size_t n, int *fd)
 {
-	local *l = (local *)be;
-	char path[PATH_MAX];
-	struct stat st;
-	int rc = path_of(l, name, path, sizeof(path));
+	int rc = path_of(l, name, path, n);
 	if (rc)
 		return rc;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT
-			   ? strata_error_set(STRATA_ENOTFOUND,
-					      "object '%s' is missing", name)
-			   : io_err("open", path);
-	if (fstat(fd, &st)) {
-		rc = io_err("stat", path);
-		goto fail;
-	}
-	if ((uint64_t)st.st_size > limit) {
-		rc =
-		    strata_error_set(STRATA_ECORRUPT,
-				     "object '%s' is %lld bytes, more than the "
-				     "%zu allowed",
-				     name, (long long)st.st_size, limit);
-		goto fail;
-	}
-	size_t n = (size_t)st.st_size, got = 0;
-	uint8_t *buf = strata_malloc(n);
-	if (!buf) {
-		rc = strata_error_set(STRATA_ENOMEM,
-				      "out of memory reading '%s'", name);
-		goto fail;
-	}
-	while (got < n) {
-		ssize_t k = pread(fd, buf + got, n - got, (off_t)got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			rc = k < 0 ? io_err("read", path)
-				   : strata_error_set(
-					 STRATA_ECORRUPT,
-					 "object '%s' shrank while read", name);
-			strata_free(buf);
-			goto fail;
-		}
-		got += (size_t)k;
-	}
-	close(fd);
-	*out = buf;
-	*outlen = n;
-	return 0;
-fail:
-	close(fd);
-	return rc;
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd >= 0)
+		return 0;
+	return errno == ENOENT
+		   ? strata_error_set(STRATA_ENOTFOUND,
+				      "object '%s' is missing", name)
+		   : io_err("open", path);
 }
 
-static int l_get_range(strata_backend *be, const char *name, uint64_t off,
-		       size_t len, void *out)
+/* Read exactly `len` bytes at `off`: a short object is damaged. */
+static int read_at(int fd, const char *path, const char *name, void *out,
+		   size_t len, uint64_t off)
 {
-	local *l = (local *)be;
-	char path[PATH_MAX];
-	int rc = path_of(l, name, path, sizeof(path));
-	if (rc)
-		return rc;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT
-			   ? strata_error_set(STRATA_ENOTFOUND,
-					      "object '%s' is missing", name)
-			   : io_err("open", path);
 	size_t got = 0;
 	while (got < len) {
 		ssize_t k = pread(fd, (uint8_t *)out + got, len - got,
 				  (off_t)(off + got));
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k <= 0) {
-			rc = k < 0 ? io_err("read", path)
-				   : strata_error_set(
-					 STRATA_ECORRUPT,
-					 "object '%s' is truncated "
-					 "(wanted %zu bytes at %" PRIu64 ")",
-					 name, len, off);
-			break;
-		}
+		if (k < 0)
+			return io_err("read", path);
+		if (k == 0)
+			return strata_error_set(
+			    STRATA_ECORRUPT,
+			    "object '%s' is truncated (wanted "
+			    "%zu bytes at %" PRIu64 ")",
+			    name, len, off);
 		got += (size_t)k;
 	}
+	return 0;
+}
+
+static int l_get(strata_backend *be, const char *name, size_t limit,
+		 uint8_t **out, size_t *outlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	uint8_t *buf = NULL;
+	int fd, rc = open_obj((local *)be, name, path, sizeof(path), &fd);
+	if (rc)
+		return rc;
+	if (fstat(fd, &st))
+		rc = io_err("stat", path);
+	else if ((uint64_t)st.st_size > limit)
+		rc =
+		    strata_error_set(STRATA_ECORRUPT,
+				     "object '%s' is %lld bytes, more than the "
+				     "%zu allowed",
+				     name, (long long)st.st_size, limit);
+	else if (!(buf = strata_malloc((size_t)st.st_size)))
+		rc = strata_error_set(STRATA_ENOMEM,
+				      "out of memory reading '%s'", name);
+	else
+		rc = read_at(fd, path, name, buf, (size_t)st.st_size, 0);
+	close(fd);
+	if (rc) {
+		strata_free(buf);
+		return rc;
+	}
+	*out = buf;
+	*outlen = (size_t)st.st_size;
+	return 0;
+}
+
+static int l_get_range(strata_backend *be, const char *name, uint64_t off,
+		       size_t len, void *out)
+{
+	char path[PATH_MAX];
+	int fd, rc = open_obj((local *)be, name, path, sizeof(path), &fd);
+	if (rc)
+		return rc;
+	rc = read_at(fd, path, name, out, len, off);
 	close(fd);
 	return rc;
 }

@@ -34,14 +34,9 @@ int strata_index_pack(strata_index *ix, const uint8_t pack_id[32],
 {
 	/* No search: a pack is listed by exactly one index object, and a
 	 * duplicate number for the same pack would be harmless anyway. */
-	if (ix->npacks == ix->packcap) {
-		size_t cap = ix->packcap ? ix->packcap * 2 : 64;
-		void *p = strata_realloc(ix->packs, cap * 32);
-		if (!p)
-			return strata_error_set(STRATA_ENOMEM, "out of memory");
-		ix->packs = p;
-		ix->packcap = cap;
-	}
+	int rc = strata_grow(&ix->packs, &ix->packcap, ix->npacks, 32);
+	if (rc)
+		return rc;
 	memcpy(ix->packs[ix->npacks], pack_id, 32);
 	*out = (uint32_t)ix->npacks++;
 	return 0;

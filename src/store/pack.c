@@ -13,15 +13,8 @@ int strata_pack_add(strata_pack_writer *w, const uint8_t id[32], uint8_t type,
 		    const uint8_t *blob, size_t len, uint32_t raw_len)
 {
 	int rc;
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 256;
-		strata_pack_entry *e =
-		    strata_realloc(w->ents, cap * sizeof(*e));
-		if (!e)
-			return strata_error_set(STRATA_ENOMEM, "out of memory");
-		w->ents = e;
-		w->cap = cap;
-	}
+	if (strata_grow(&w->ents, &w->cap, w->n, sizeof(*w->ents)))
+		return STRATA_ENOMEM;
 	if (w->data.len + len > UINT32_MAX)
 		return strata_error_set(STRATA_EINVAL, "pack too large");
 	strata_pack_entry *e = &w->ents[w->n];
