@@ -3,7 +3,8 @@
 # benchmark, from Debian 12 packages. Idempotent; never removes anything.
 set -eu
 PKGS="build-essential cmake pkg-config libssl-dev libsodium-dev libzstd-dev
-libsqlite3-dev libcmocka-dev clang-format git python3 python3-pydicom htslib-test zstd time
+libsqlite3-dev libcmocka-dev libhts-dev libtiff-dev zlib1g-dev
+clang-format git dcmtk samtools bcftools nifti-bin libtiff-tools python3 python3-pydicom htslib-test zstd time
 restic borgbackup"
 missing=""
 for p in $PKGS; do

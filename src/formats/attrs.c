@@ -1,0 +1,143 @@
+/*
+ * attrs.c - the attribute list every format reader fills: typed values
+ * under namespaced keys, copied in, UTF-8 checked, last write wins.
+ */
+#include "common/common.h"
+#include "strata/formats.h"
+
+typedef struct entry {
+	strata_attr a;
+	char *key, *s; /* owned copies behind a.key, a.s */
+} entry;
+
+struct strata_attrs {
+	entry *v;
+	size_t n, cap;
+};
+
+int strata_attrs_new(strata_attrs **out)
+{
+	strata_attrs *a = strata_calloc(1, sizeof(*a));
+	if (!a)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	*out = a;
+	return 0;
+}
+
+void strata_attrs_clear(strata_attrs *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		strata_free(a->v[i].key);
+		strata_free(a->v[i].s);
+	}
+	a->n = 0;
+}
+
+void strata_attrs_free(strata_attrs *a)
+{
+	if (!a)
+		return;
+	strata_attrs_clear(a);
+	strata_free(a->v);
+	strata_free(a);
+}
+
+static bool valid_utf8(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint8_t c = p[i];
+		size_t len = c < 0x80		  ? 1
+			     : (c & 0xe0) == 0xc0 ? 2
+			     : (c & 0xf0) == 0xe0 ? 3
+			     : (c & 0xf8) == 0xf0 ? 4
+						  : 0;
+		if (!len || len > n - i || c == 0)
+			return false;
+		for (size_t k = 1; k < len; k++)
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+		if ((len == 2 && c < 0xc2) ||
+		    (len == 3 && c == 0xe0 && p[i + 1] < 0xa0) ||
+		    (len == 4 && (c > 0xf4 || (c == 0xf0 && p[i + 1] < 0x90))))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/* The entry for `key`, added (empty) if absent. */
+static entry *slot(strata_attrs *a, const char *key)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (!strcmp(a->v[i].key, key)) {
+			strata_free(a->v[i].s);
+			a->v[i].s = NULL;
+			a->v[i].a.s = NULL;
+			return &a->v[i];
+		}
+	if (strata_grow(&a->v, &a->cap, a->n, sizeof(*a->v)))
+		return NULL;
+	entry *e = &a->v[a->n];
+	memset(e, 0, sizeof(*e));
+	if (!(e->key = strata_strdup(key)))
+		return NULL;
+	e->a.key = e->key;
+	a->n++;
+	return e;
+}
+
+int strata_attrs_set_str(strata_attrs *a, const char *key, const char *val,
+			 size_t len)
+{
+	if (!valid_utf8((const uint8_t *)val, len))
+		return strata_error_set(
+		    STRATA_EINVAL, "attribute '%s' is not valid UTF-8", key);
+	char *s = strata_strndup(val, len);
+	entry *e = s ? slot(a, key) : NULL;
+	if (!e) {
+		strata_free(s);
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	}
+	e->s = s;
+	e->a.type = STRATA_ATTR_STR;
+	e->a.s = s;
+	return 0;
+}
+
+int strata_attrs_set_int(strata_attrs *a, const char *key, int64_t v)
+{
+	entry *e = slot(a, key);
+	if (!e)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	e->a.type = STRATA_ATTR_INT;
+	e->a.i = v;
+	return 0;
+}
+
+int strata_attrs_set_real(strata_attrs *a, const char *key, double v)
+{
+	entry *e = slot(a, key);
+	if (!e)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	e->a.type = STRATA_ATTR_REAL;
+	e->a.d = v;
+	return 0;
+}
+
+size_t strata_attrs_count(const strata_attrs *a)
+{
+	return a->n;
+}
+
+const strata_attr *strata_attrs_at(const strata_attrs *a, size_t i)
+{
+	return i < a->n ? &a->v[i].a : NULL;
+}
+
+const strata_attr *strata_attrs_find(const strata_attrs *a, const char *key)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (!strcmp(a->v[i].key, key))
+			return &a->v[i].a;
+	return NULL;
+}

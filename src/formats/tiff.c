@@ -1,0 +1,12 @@
+/*
+ * tiff.c - tiff reader (being written).
+ */
+#include "common/common.h"
+#include "strata/formats.h"
+
+int strata_tiff_read(const char *path, strata_attrs *out)
+{
+	(void)out;
+	return strata_error_set(STRATA_ENOTFOUND, "'%s': no tiff reader yet",
+				path);
+}
