@@ -3,6 +3,7 @@
  * ceiling for chunk + HMAC + compress + encrypt, for bench/.
  */
 #include "cli/cli.h"
+#include "strata/formats.h"
 
 const char usage_debug[] =
     "strata debug speed FILE... [--threads N] [--max-mib M] [--json]\n"
@@ -11,6 +12,94 @@ const char usage_debug[] =
     "the ingest code, on N threads (default: number of CPUs).\n";
 
 enum { O_THREADS = OPT_BASE, O_MAX };
+
+static void print_attr(cli *c, strata_json *j, const strata_attr *a)
+{
+	if (c->json) {
+		strata_json_key(j, a->key);
+		if (a->type == STRATA_ATTR_STR)
+			strata_json_str(j, a->s);
+		else if (a->type == STRATA_ATTR_INT)
+			strata_json_i64(j, a->i);
+		else
+			strata_json_dbl(j, a->d);
+		return;
+	}
+	if (a->type == STRATA_ATTR_STR)
+		printf("  %s = %s\n", a->key, a->s);
+	else if (a->type == STRATA_ATTR_INT)
+		printf("  %s = %" PRId64 "\n", a->key, a->i);
+	else
+		printf("  %s = %.17g\n", a->key, a->d);
+}
+
+/* Sniff and read each file: what ingest would record. */
+static int debug_meta(cli *c, int argc, char **argv)
+{
+	strata_attrs *attrs;
+	strata_cuts cuts = {0};
+	strata_json j;
+	int ret = EXIT_OK;
+	if (strata_attrs_new(&attrs))
+		return cli_fail("debug", STRATA_ENOMEM);
+	strata_json_init(&j, stdout);
+	if (c->json)
+		strata_json_arr_begin(&j);
+	for (int i = 0; i < argc; i++) {
+		uint8_t head[1024];
+		int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, head, sizeof(head));
+		if (fd >= 0)
+			close(fd);
+		if (n < 0) {
+			fprintf(stderr, "strata: debug: cannot read '%s': %s\n",
+				argv[i], strerror(errno));
+			ret = EXIT_FAIL;
+			continue;
+		}
+		strata_format f = strata_format_sniff(head, (size_t)n, argv[i]);
+		int rc = strata_format_extract(f, argv[i], attrs, &cuts);
+		if (rc && f != STRATA_FMT_UNKNOWN) {
+			fprintf(stderr, "strata: debug: %s\n",
+				strata_error_msg());
+			ret = EXIT_FAIL;
+		}
+		if (c->json) {
+			strata_json_obj_begin(&j);
+			strata_json_key(&j, "path");
+			strata_json_str(&j, argv[i]);
+			strata_json_key(&j, "format");
+			strata_json_str(&j, strata_format_name(f));
+			strata_json_key(&j, "error");
+			if (rc)
+				strata_json_str(&j, strata_error_msg());
+			else
+				strata_json_null(&j);
+			strata_json_key(&j, "cuts");
+			strata_json_arr_begin(&j);
+			for (size_t k = 0; !rc && k < cuts.n; k++)
+				strata_json_u64(&j, cuts.off[k]);
+			strata_json_arr_end(&j);
+			strata_json_key(&j, "attrs");
+			strata_json_obj_begin(&j);
+		} else {
+			printf("%s: %s\n", argv[i], strata_format_name(f));
+		}
+		for (size_t k = 0; !rc && k < strata_attrs_count(attrs); k++)
+			print_attr(c, &j, strata_attrs_at(attrs, k));
+		if (c->json) {
+			strata_json_obj_end(&j);
+			strata_json_obj_end(&j);
+		}
+	}
+	if (c->json) {
+		strata_json_arr_end(&j);
+		strata_json_end(&j);
+	}
+	strata_free(cuts.off);
+	strata_attrs_free(attrs);
+	return ret;
+}
 
 int cmd_debug(cli *c, int argc, char **argv)
 {
@@ -29,8 +118,12 @@ int cmd_debug(cli *c, int argc, char **argv)
 			continue;
 		return cli_bad_option(usage_debug, argv);
 	}
+	if (argc - optind >= 2 && !strcmp(argv[optind], "meta"))
+		return debug_meta(c, argc - optind - 1, argv + optind + 1);
 	if (argc - optind < 2 || strcmp(argv[optind], "speed"))
-		return cli_usage_error(usage_debug, "name 'speed' and files");
+		return cli_usage_error(usage_debug,
+				       "name 'speed' or 'meta' and "
+				       "files");
 	b.limit = (size_t)max_mib << 20;
 	for (int i = optind + 1; i < argc && b.len < b.limit; i++) {
 		int fd = open(argv[i], O_RDONLY);
