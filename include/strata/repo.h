@@ -50,6 +50,9 @@ typedef struct strata_ingest_opts {
 	bool update; /* add to / replace in the previous version */
 	int threads; /* 0: number of CPUs */
 	bool progress;
+	const char *const *from; /* lineage: source versions "NAME@vN" */
+	size_t nfrom;
+	const char *recipe; /* "tool=...,version=...,params=..." */
 } strata_ingest_opts;
 
 typedef struct strata_ingest_stats {
@@ -61,6 +64,7 @@ typedef struct strata_ingest_stats {
 	uint64_t bytes_new;    /* plaintext bytes of chunks not stored before */
 	uint64_t bytes_stored; /* bytes written to the backend */
 	uint64_t errors, skipped;
+	uint64_t files_with_metadata; /* a format reader described them */
 	double seconds;
 } strata_ingest_stats;
 
@@ -84,6 +88,9 @@ typedef struct strata_version_info {
 	const char *message, *layer, *klass, *author;
 	uint64_t files, bytes;
 	uint32_t parent_version;
+	const char *recipe;	    /* set by strata_repo_version */
+	const char *const *sources; /* "NAME@vN", nsources of them */
+	size_t nsources;
 } strata_version_info;
 
 typedef enum {
@@ -138,6 +145,47 @@ typedef struct strata_restore_stats {
 int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 			const char *include_glob, bool progress,
 			strata_restore_stats *st);
+
+/* ---- metadata, queries, lineage (meta.c) ---- */
+typedef struct strata_hit {
+	const char *dataset;
+	uint32_t version;
+	const char *path; /* raw bytes */
+	size_t path_len;
+	uint64_t size;
+} strata_hit;
+typedef int (*strata_hit_cb)(const strata_hit *h, void *payload);
+/* Files matching a query (docs/strata-find.md): latest versions only
+ * unless `all_versions`; only in `dataset` if not NULL. */
+int strata_repo_find(strata_repo *r, const char *query, const char *dataset,
+		     bool all_versions, strata_hit_cb cb, void *payload);
+
+/* One metadata value: type 1 text (s), 2 integer, 3 real (n). */
+typedef int (*strata_meta_cb)(const char *key, int type, const char *s,
+			      double n, void *payload);
+/* Every extracted attribute of file `path` of version `spec`. */
+int strata_repo_file_meta(strata_repo *r, const char *spec, const char *path,
+			  strata_meta_cb cb, void *payload);
+/* Value counts of `key` over a version's files (s = value, n = count). */
+int strata_repo_summary(strata_repo *r, const char *spec, const char *key,
+			strata_meta_cb cb, void *payload);
+/* Full details of a version. Strings borrowed for the call. */
+int strata_repo_version(strata_repo *r, const char *spec, strata_version_cb cb,
+			void *payload);
+
+/* Lineage edges reachable from `spec`, breadth first: `up` toward its
+ * sources, else down to what was made from it. */
+typedef struct strata_edge {
+	const char *from_dataset; /* the derived version */
+	uint32_t from_version;
+	const char *to_dataset; /* its source */
+	uint32_t to_version;
+	const char *recipe;
+	int depth;
+} strata_edge;
+typedef int (*strata_edge_cb)(const strata_edge *e, void *payload);
+int strata_repo_lineage(strata_repo *r, const char *spec, bool up,
+			strata_edge_cb cb, void *payload);
 
 /* ---- verification ---- */
 typedef struct strata_check_report {

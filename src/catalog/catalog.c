@@ -5,22 +5,11 @@
  * the column name as associated data so values cannot be swapped between
  * columns; lookups by name go through an HMAC column.
  */
-#include "catalog/catalog.h"
-
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 1
+#include "catalog/catalog_int.h"
 
-struct strata_catalog {
-	sqlite3 *db;
-	strata_aead *aead;
-	strata_hmac *hmac;
-	uint8_t mac[32];
-	uint8_t
-	    nonce_base[12]; /* random per open; a counter makes each unique */
-	uint64_t nonce_ctr;
-	sqlite3_stmt *ins_file;
-};
+#define SCHEMA_VERSION 1
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB);"
@@ -39,9 +28,23 @@ static const char schema[] =
     " path_enc BLOB NOT NULL, size INTEGER NOT NULL, sha256_enc BLOB NOT NULL,"
     " layer TEXT NOT NULL, class TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS files_by_snapshot ON files(snapshot_id, "
-    "path_mac);";
+    "path_mac);"
+    /* extracted metadata: text in s, numbers in n; identifying values
+     * sealed in enc with an HMAC in mac for equality (SECURITY.md) */
+    "CREATE TABLE IF NOT EXISTS attrs("
+    " file_id INTEGER NOT NULL, key TEXT NOT NULL, s TEXT, n REAL,"
+    " mac BLOB, enc BLOB);"
+    "CREATE INDEX IF NOT EXISTS attrs_by_s ON attrs(key, s);"
+    "CREATE INDEX IF NOT EXISTS attrs_by_n ON attrs(key, n);"
+    "CREATE INDEX IF NOT EXISTS attrs_by_mac ON attrs(key, mac);"
+    "CREATE INDEX IF NOT EXISTS attrs_by_file ON attrs(file_id);"
+    "CREATE TABLE IF NOT EXISTS lineage("
+    " child INTEGER NOT NULL REFERENCES snapshots, parent_object BLOB NOT NULL,"
+    " recipe_enc BLOB);"
+    "CREATE INDEX IF NOT EXISTS lineage_by_child ON lineage(child);"
+    "CREATE INDEX IF NOT EXISTS lineage_by_parent ON lineage(parent_object);";
 
-static int db_err(strata_catalog *c, const char *what)
+int catalog__db_err(strata_catalog *c, const char *what)
 {
 	int e = sqlite3_errcode(c->db);
 	int code = e == SQLITE_FULL			       ? STRATA_ENOSPC
@@ -62,16 +65,16 @@ static int db_err(strata_catalog *c, const char *what)
 				sqlite3_errmsg(c->db));
 }
 
-static int exec(strata_catalog *c, const char *sql)
+int catalog__exec(strata_catalog *c, const char *sql)
 {
 	if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return db_err(c, sql);
+		return catalog__db_err(c, sql);
 	return 0;
 }
 
 /* Seal a value: nonce | ciphertext | tag, AAD = column name. */
-static int seal(strata_catalog *c, strata_buf *out, const char *col,
-		const void *p, size_t n)
+int catalog__seal(strata_catalog *c, strata_buf *out, const char *col,
+		  const void *p, size_t n)
 {
 	int rc;
 	strata_buf_reset(out);
@@ -88,8 +91,8 @@ static int seal(strata_catalog *c, strata_buf *out, const char *col,
 	return 0;
 }
 
-static int unseal(strata_catalog *c, char **out, size_t *outlen,
-		  const char *col, const void *blob, int n)
+int catalog__unseal(strata_catalog *c, char **out, size_t *outlen,
+		    const char *col, const void *blob, int n)
 {
 	if (!blob || n < 28)
 		return strata_error_set(
@@ -117,8 +120,8 @@ static int unseal(strata_catalog *c, char **out, size_t *outlen,
 	return 0;
 }
 
-static void mac_of(strata_catalog *c, uint8_t out[32], const char *col,
-		   const void *p, size_t n)
+void catalog__mac(strata_catalog *c, uint8_t out[32], const char *col,
+		  const void *p, size_t n)
 {
 	strata_buf b = STRATA_BUF_INIT;
 	if (strata_buf_puts(&b, col) || strata_buf_put_u8(&b, 0) ||
@@ -136,11 +139,12 @@ static int check_key(strata_catalog *c)
 	if (sqlite3_prepare_v2(c->db,
 			       "SELECT value FROM meta WHERE key='keycheck'",
 			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(c, "reading meta");
+		return catalog__db_err(c, "reading meta");
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		char *v = NULL;
-		rc = unseal(c, &v, NULL, "keycheck", sqlite3_column_blob(st, 0),
-			    sqlite3_column_bytes(st, 0));
+		rc = catalog__unseal(c, &v, NULL, "keycheck",
+				     sqlite3_column_blob(st, 0),
+				     sqlite3_column_bytes(st, 0));
 		if (!rc && strcmp(v, probe))
 			rc = strata_error_set(STRATA_EAUTH,
 					      "catalog key check failed");
@@ -150,16 +154,16 @@ static int check_key(strata_catalog *c)
 	}
 	sqlite3_finalize(st);
 	strata_buf b = STRATA_BUF_INIT;
-	if ((rc = seal(c, &b, "keycheck", probe, strlen(probe))))
+	if ((rc = catalog__seal(c, &b, "keycheck", probe, strlen(probe))))
 		goto out;
 	if (sqlite3_prepare_v2(c->db, "INSERT INTO meta VALUES('keycheck', ?)",
 			       -1, &st, NULL) != SQLITE_OK) {
-		rc = db_err(c, "writing meta");
+		rc = catalog__db_err(c, "writing meta");
 		goto out;
 	}
 	sqlite3_bind_blob(st, 1, b.ptr, (int)b.len, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_err(c, "writing meta");
+		rc = catalog__db_err(c, "writing meta");
 	sqlite3_finalize(st);
 out:
 	strata_buf_release(&b);
@@ -188,16 +192,16 @@ int strata_catalog_open(strata_catalog **out, const char *path,
 		goto fail;
 	}
 	sqlite3_busy_timeout(c->db, 60000);
-	if ((rc = exec(c, "PRAGMA journal_mode=WAL")) ||
-	    (rc = exec(c, "PRAGMA synchronous=NORMAL")) ||
-	    (rc = exec(c, "PRAGMA foreign_keys=ON")) ||
-	    (rc = exec(c, "BEGIN IMMEDIATE")))
+	if ((rc = catalog__exec(c, "PRAGMA journal_mode=WAL")) ||
+	    (rc = catalog__exec(c, "PRAGMA synchronous=NORMAL")) ||
+	    (rc = catalog__exec(c, "PRAGMA foreign_keys=ON")) ||
+	    (rc = catalog__exec(c, "BEGIN IMMEDIATE")))
 		goto fail;
-	if ((rc = exec(c, schema)) || (rc = check_key(c))) {
-		exec(c, "ROLLBACK");
+	if ((rc = catalog__exec(c, schema)) || (rc = check_key(c))) {
+		catalog__exec(c, "ROLLBACK");
 		goto fail;
 	}
-	if ((rc = exec(c, "COMMIT")))
+	if ((rc = catalog__exec(c, "COMMIT")))
 		goto fail;
 	*out = c;
 	return 0;
@@ -211,6 +215,7 @@ void strata_catalog_close(strata_catalog *c)
 	if (!c)
 		return;
 	sqlite3_finalize(c->ins_file);
+	sqlite3_finalize(c->ins_attr);
 	sqlite3_close(c->db);
 	strata_aead_free(c->aead);
 	strata_hmac_free(c->hmac);
@@ -220,12 +225,12 @@ void strata_catalog_close(strata_catalog *c)
 
 int strata_catalog_begin(strata_catalog *c)
 {
-	return exec(c, "BEGIN IMMEDIATE");
+	return catalog__exec(c, "BEGIN IMMEDIATE");
 }
 
 int strata_catalog_commit(strata_catalog *c)
 {
-	return exec(c, "COMMIT");
+	return catalog__exec(c, "COMMIT");
 }
 
 void strata_catalog_rollback(strata_catalog *c)
@@ -239,13 +244,14 @@ int strata_catalog_has_snapshot(strata_catalog *c, const uint8_t id[32])
 	if (sqlite3_prepare_v2(c->db,
 			       "SELECT 1 FROM snapshots WHERE object_id=?", -1,
 			       &st, NULL) != SQLITE_OK)
-		return db_err(c, "looking up a snapshot");
+		return catalog__db_err(c, "looking up a snapshot");
 	sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
 	int r = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (r == SQLITE_ROW)
 		return 1;
-	return r == SQLITE_DONE ? 0 : db_err(c, "looking up a snapshot");
+	return r == SQLITE_DONE ? 0
+				: catalog__db_err(c, "looking up a snapshot");
 }
 
 static int dataset_row(strata_catalog *c, const char *name, bool create,
@@ -254,11 +260,11 @@ static int dataset_row(strata_catalog *c, const char *name, bool create,
 	uint8_t m[32];
 	sqlite3_stmt *st;
 	int rc = 0;
-	mac_of(c, m, "dataset", name, strlen(name));
+	catalog__mac(c, m, "dataset", name, strlen(name));
 	if (sqlite3_prepare_v2(c->db,
 			       "SELECT id FROM datasets WHERE name_mac=?", -1,
 			       &st, NULL) != SQLITE_OK)
-		return db_err(c, "looking up a dataset");
+		return catalog__db_err(c, "looking up a dataset");
 	sqlite3_bind_blob(st, 1, m, 32, SQLITE_STATIC);
 	int r = sqlite3_step(st);
 	if (r == SQLITE_ROW)
@@ -267,26 +273,26 @@ static int dataset_row(strata_catalog *c, const char *name, bool create,
 	if (r == SQLITE_ROW)
 		return 0;
 	if (r != SQLITE_DONE)
-		return db_err(c, "looking up a dataset");
+		return catalog__db_err(c, "looking up a dataset");
 	if (!create)
 		return strata_error_set(STRATA_ENOTFOUND, "no dataset '%s'",
 					name);
 	strata_buf b = STRATA_BUF_INIT;
-	if ((rc = seal(c, &b, "dataset", name, strlen(name))))
+	if ((rc = catalog__seal(c, &b, "dataset", name, strlen(name))))
 		goto out;
 	if (sqlite3_prepare_v2(
 		c->db,
 		"INSERT INTO datasets(name_mac, name_enc, created) "
 		"VALUES(?,?,?)",
 		-1, &st, NULL) != SQLITE_OK) {
-		rc = db_err(c, "adding a dataset");
+		rc = catalog__db_err(c, "adding a dataset");
 		goto out;
 	}
 	sqlite3_bind_blob(st, 1, m, 32, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, b.ptr, (int)b.len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (int64_t)strata_now_ns());
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_err(c, "adding a dataset");
+		rc = catalog__db_err(c, "adding a dataset");
 	else
 		*row = sqlite3_last_insert_rowid(c->db);
 	sqlite3_finalize(st);
@@ -310,7 +316,7 @@ int strata_catalog_find(strata_catalog *c, const char *dataset,
 		    : "SELECT object_id, version FROM snapshots "
 		      "WHERE dataset_id=? ORDER BY version DESC LIMIT 1";
 	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_err(c, "looking up a version");
+		return catalog__db_err(c, "looking up a version");
 	sqlite3_bind_int64(st, 1, ds);
 	if (version)
 		sqlite3_bind_int64(st, 2, version);
@@ -327,7 +333,7 @@ int strata_catalog_find(strata_catalog *c, const char *dataset,
 					    "dataset '%s' has no versions",
 					    dataset);
 	} else {
-		rc = db_err(c, "looking up a version");
+		rc = catalog__db_err(c, "looking up a version");
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -342,8 +348,8 @@ int strata_catalog_add_snapshot(strata_catalog *c, const strata_cat_snap *s,
 	int rc = dataset_row(c, s->dataset, true, &ds);
 	if (rc)
 		return rc;
-	if (s->message &&
-	    (rc = seal(c, &b, "message", s->message, strlen(s->message))))
+	if (s->message && (rc = catalog__seal(c, &b, "message", s->message,
+					      strlen(s->message))))
 		goto out;
 	if (sqlite3_prepare_v2(
 		c->db,
@@ -351,7 +357,7 @@ int strata_catalog_add_snapshot(strata_catalog *c, const strata_cat_snap *s,
 		" time, layer, class, message_enc, files, bytes,"
 		" parent_version) VALUES(?,?,?,?,?,?,?,?,?,?)",
 		-1, &st, NULL) != SQLITE_OK) {
-		rc = db_err(c, "adding a snapshot");
+		rc = catalog__db_err(c, "adding a snapshot");
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, ds);
@@ -373,7 +379,7 @@ int strata_catalog_add_snapshot(strata_catalog *c, const strata_cat_snap *s,
 			    "dataset '%s' already has version %u", s->dataset,
 			    s->version);
 		else
-			rc = db_err(c, "adding a snapshot");
+			rc = catalog__db_err(c, "adding a snapshot");
 	} else {
 		*row = sqlite3_last_insert_rowid(c->db);
 	}
@@ -386,7 +392,7 @@ out:
 int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 			    const char *path, size_t pathlen, uint64_t size,
 			    const uint8_t sha256[32], const char *layer,
-			    const char *klass)
+			    const char *klass, int64_t *row)
 {
 	uint8_t m[32];
 	strata_buf pe = STRATA_BUF_INIT, he = STRATA_BUF_INIT;
@@ -394,10 +400,10 @@ int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 	if (!c->ins_file &&
 	    sqlite3_prepare_v2(c->db, "INSERT INTO files VALUES(?,?,?,?,?,?,?)",
 			       -1, &c->ins_file, NULL) != SQLITE_OK)
-		return db_err(c, "adding a file");
-	mac_of(c, m, "path", path, pathlen);
-	if ((rc = seal(c, &pe, "path", path, pathlen)) ||
-	    (rc = seal(c, &he, "sha256", sha256, 32)))
+		return catalog__db_err(c, "adding a file");
+	catalog__mac(c, m, "path", path, pathlen);
+	if ((rc = catalog__seal(c, &pe, "path", path, pathlen)) ||
+	    (rc = catalog__seal(c, &he, "sha256", sha256, 32)))
 		goto out;
 	sqlite3_stmt *st = c->ins_file;
 	sqlite3_bind_int64(st, 1, snap_row);
@@ -408,7 +414,9 @@ int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 	sqlite3_bind_text(st, 6, layer, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, klass, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_err(c, "adding a file");
+		rc = catalog__db_err(c, "adding a file");
+	else if (row)
+		*row = sqlite3_last_insert_rowid(c->db);
 	sqlite3_reset(st);
 out:
 	strata_buf_release(&pe);
@@ -435,7 +443,7 @@ static int snaps(strata_catalog *c, const char *dataset, strata_cat_snap_cb cb,
 	    " FROM snapshots s JOIN datasets d ON d.id = s.dataset_id"
 	    " WHERE ?1 = 0 OR s.dataset_id = ?1 ORDER BY d.id, s.version";
 	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_err(c, "listing snapshots");
+		return catalog__db_err(c, "listing snapshots");
 	sqlite3_bind_int64(st, 1, ds);
 	int r;
 	while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -450,13 +458,13 @@ static int snaps(strata_catalog *c, const char *dataset, strata_cat_snap_cb cb,
 		s.files = (uint64_t)sqlite3_column_int64(st, 7);
 		s.bytes = (uint64_t)sqlite3_column_int64(st, 8);
 		s.parent_version = (uint32_t)sqlite3_column_int64(st, 9);
-		rc = unseal(c, &s.dataset, NULL, "dataset",
-			    sqlite3_column_blob(st, 1),
-			    sqlite3_column_bytes(st, 1));
+		rc = catalog__unseal(c, &s.dataset, NULL, "dataset",
+				     sqlite3_column_blob(st, 1),
+				     sqlite3_column_bytes(st, 1));
 		if (!rc && sqlite3_column_type(st, 4) != SQLITE_NULL)
-			rc = unseal(c, &s.message, NULL, "message",
-				    sqlite3_column_blob(st, 4),
-				    sqlite3_column_bytes(st, 4));
+			rc = catalog__unseal(c, &s.message, NULL, "message",
+					     sqlite3_column_blob(st, 4),
+					     sqlite3_column_bytes(st, 4));
 		if (!rc)
 			rc = cb(&s, payload);
 		strata_free(s.dataset);
@@ -491,7 +499,7 @@ int strata_catalog_datasets(strata_catalog *c, strata_cat_dataset_cb cb,
 	    " FROM datasets d JOIN snapshots s ON s.dataset_id = d.id"
 	    " GROUP BY d.id";
 	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_err(c, "listing datasets");
+		return catalog__db_err(c, "listing datasets");
 	strata_cat_dataset *v = NULL;
 	size_t n = 0;
 	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
@@ -509,9 +517,9 @@ int strata_catalog_datasets(strata_catalog *c, strata_cat_dataset_cb cb,
 			  sqlite3_column_text(st, 3));
 		copy_word(d->klass, sizeof(d->klass),
 			  sqlite3_column_text(st, 4));
-		rc = unseal(c, &d->name, NULL, "dataset",
-			    sqlite3_column_blob(st, 0),
-			    sqlite3_column_bytes(st, 0));
+		rc = catalog__unseal(c, &d->name, NULL, "dataset",
+				     sqlite3_column_blob(st, 0),
+				     sqlite3_column_bytes(st, 0));
 		n++;
 	}
 	sqlite3_finalize(st);
@@ -536,7 +544,7 @@ int strata_catalog_snapshot_count(strata_catalog *c, uint64_t *n)
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM snapshots", -1, &st,
 			       NULL) != SQLITE_OK)
-		return db_err(c, "counting snapshots");
+		return catalog__db_err(c, "counting snapshots");
 	sqlite3_step(st);
 	*n = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);

@@ -56,10 +56,59 @@ int strata_catalog_find(strata_catalog *c, const char *dataset,
 			uint32_t *version_out);
 int strata_catalog_add_snapshot(strata_catalog *c, const strata_cat_snap *s,
 				int64_t *row);
+/* *row (if not NULL): the file's row, for strata_catalog_add_attr. */
 int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 			    const char *path, size_t pathlen, uint64_t size,
 			    const uint8_t sha256[32], const char *layer,
-			    const char *klass);
+			    const char *klass, int64_t *row);
+/* One extracted attribute of a file. Identifying keys (patient names and
+ * ids, dates, UIDs, sample names: strata_catalog_key_sealed) are stored
+ * sealed, with an HMAC for equality queries. */
+int strata_catalog_add_attr(strata_catalog *c, int64_t file_row,
+			    const char *key, int type, const char *s, double n);
+bool strata_catalog_key_sealed(const char *key);
+/* Lineage: `child` (a snapshot row) was made from snapshot object
+ * `parent` with `recipe` (may be NULL). */
+int strata_catalog_add_source(strata_catalog *c, int64_t child,
+			      const uint8_t parent[32], const char *recipe);
+
+/* ---- queries (query.c) ---- */
+typedef struct strata_cat_hit {
+	const char *dataset;
+	uint32_t version;
+	const char *path;
+	size_t path_len;
+	uint64_t size;
+	int64_t file_row;
+} strata_cat_hit;
+typedef int (*strata_cat_hit_cb)(const strata_cat_hit *h, void *payload);
+/* Files matching `query` (docs/strata-find.md), in the latest version of
+ * each dataset (all versions with `all_versions`), optionally only in
+ * `dataset`. */
+int strata_catalog_query(strata_catalog *c, const char *query,
+			 const char *dataset, bool all_versions,
+			 strata_cat_hit_cb cb, void *payload);
+/* Every attribute of a file row: key, type (1 str, 2 int, 3 real). */
+typedef int (*strata_cat_attr_cb)(const char *key, int type, const char *s,
+				  double n, void *payload);
+int strata_catalog_file_attrs(strata_catalog *c, int64_t file_row,
+			      strata_cat_attr_cb cb, void *payload);
+/* The file row of `path` in a snapshot object, ENOTFOUND if absent. */
+int strata_catalog_file_row(strata_catalog *c, const uint8_t snap_id[32],
+			    const char *path, int64_t *row);
+/* Counts of the values of `key` over a snapshot's files. */
+int strata_catalog_summary(strata_catalog *c, const uint8_t snap_id[32],
+			   const char *key, strata_cat_attr_cb cb,
+			   void *payload);
+/* Lineage edges of a snapshot object: up (its sources) or down (what was
+ * made from it). cb gets the other snapshot's object id and recipe. */
+typedef int (*strata_cat_edge_cb)(const uint8_t other[32], const char *recipe,
+				  void *payload);
+int strata_catalog_edges(strata_catalog *c, const uint8_t snap_id[32],
+			 bool down, strata_cat_edge_cb cb, void *payload);
+/* Dataset name and version of a snapshot object (name: caller frees). */
+int strata_catalog_snap_name(strata_catalog *c, const uint8_t snap_id[32],
+			     char **dataset, uint32_t *version);
 int strata_catalog_datasets(strata_catalog *c, strata_cat_dataset_cb cb,
 			    void *payload);
 int strata_catalog_log(strata_catalog *c, const char *dataset,

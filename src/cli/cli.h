@@ -73,9 +73,12 @@ int cmd_diff(cli *c, int argc, char **argv);
 int cmd_restore(cli *c, int argc, char **argv);
 int cmd_check(cli *c, int argc, char **argv);
 int cmd_debug(cli *c, int argc, char **argv);
+int cmd_find(cli *c, int argc, char **argv);
+int cmd_show(cli *c, int argc, char **argv);
+int cmd_lineage(cli *c, int argc, char **argv);
 
 extern const char usage_init[], usage_ingest[], usage_datasets[], usage_log[],
     usage_ls[], usage_cat[], usage_diff[], usage_restore[], usage_check[],
-    usage_debug[];
+    usage_debug[], usage_find[], usage_show[], usage_lineage[];
 
 #endif

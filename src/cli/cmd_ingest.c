@@ -18,11 +18,14 @@ const char usage_ingest[] =
     "  -m, --message M  a note kept with the version\n"
     "  --update         change the previous version instead of replacing it\n"
     "  --threads N      worker threads (default: number of CPUs)\n"
+    "  --from NAME@vN[,NAME@vM]  lineage: the versions this was made from\n"
+    "  --recipe R       lineage: how (\"tool=...,version=...,params=...\")\n"
     "  --json           print the summary as JSON\n"
     "  -q               no progress line\n"
     "\nExit status: 0 ok, 1 failed (no version made), 3 version made but\n"
     "some files could not be read (each named on stderr).\n";
 
+enum { O_FROM = OPT_BASE + 50, O_RECIPE };
 enum { O_DATASET = OPT_BASE, O_LAYER, O_CLASS, O_UPDATE, O_THREADS, O_MESSAGE };
 
 static void summary_json(const strata_ingest_opts *o,
@@ -109,8 +112,13 @@ int cmd_ingest(cli *c, int argc, char **argv)
 	    {"message", required_argument, NULL, O_MESSAGE},
 	    {"update", no_argument, NULL, O_UPDATE},
 	    {"threads", required_argument, NULL, O_THREADS},
+	    {"from", required_argument, NULL, O_FROM},
+	    {"recipe", required_argument, NULL, O_RECIPE},
 	    {NULL, 0, NULL, 0}};
-	strata_ingest_opts o = {NULL, "raw", "phi", NULL, false, 0, true};
+	strata_ingest_opts o = {NULL, "raw", "phi", NULL, false,
+				0,    true,  NULL,  0,	  NULL};
+	char *from_copy = NULL;
+	const char *from[64];
 	strata_ingest_stats st;
 	strata_repo *r = NULL;
 	uint64_t th;
@@ -129,6 +137,23 @@ int cmd_ingest(cli *c, int argc, char **argv)
 		case 'm':
 		case O_MESSAGE:
 			o.message = optarg;
+			break;
+		case O_FROM:
+			strata_free(from_copy);
+			if (!(from_copy = strata_strdup(optarg)))
+				return cli_fail("ingest", STRATA_ENOMEM);
+			o.nfrom = 0;
+			for (char *s = from_copy, *save = NULL, *t;
+			     (t = strtok_r(s, ",", &save)); s = NULL) {
+				if (o.nfrom == 64)
+					return cli_usage_error(
+					    usage_ingest, "at most 64 sources");
+				from[o.nfrom++] = t;
+			}
+			o.from = from;
+			break;
+		case O_RECIPE:
+			o.recipe = optarg;
 			break;
 		case O_UPDATE:
 			o.update = true;
@@ -194,5 +219,6 @@ int cmd_ingest(cli *c, int argc, char **argv)
 		}
 	}
 	strata_repo_close(r);
+	strata_free(from_copy);
 	return ret;
 }

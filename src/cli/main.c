@@ -14,6 +14,9 @@ static const cmd cmds[] = {
     {"diff", cmd_diff, usage_diff},
     {"restore", cmd_restore, usage_restore},
     {"check", cmd_check, usage_check},
+    {"find", cmd_find, usage_find},
+    {"show", cmd_show, usage_show},
+    {"lineage", cmd_lineage, usage_lineage},
     {"debug", cmd_debug, usage_debug},
 };
 
@@ -32,6 +35,9 @@ static void help(FILE *f)
 	      "  diff      compare two versions\n"
 	      "  restore   restore a version into a directory\n"
 	      "  check     verify the repository\n"
+	      "  find      find files by their metadata\n"
+	      "  show      show a version or a file with its metadata\n"
+	      "  lineage   walk the sources of a version, or what it made\n"
 	      "  debug     measure this machine (debug speed)\n\n"
 	      "The repository comes from -R or STRATA_REPO; the password from "
 	      "STRATA_PASSWORD\nor --password-file; a key file from --key-file "

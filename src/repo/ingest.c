@@ -9,6 +9,7 @@
  * everything it names is durable.
  */
 #include "repo/repo_int.h"
+#include "strata/formats.h"
 
 #include <pwd.h>
 
@@ -19,6 +20,7 @@ typedef struct inode {
 	char *src; /* source path, for files that must be read */
 	bool kept; /* taken whole from the previous version (--update) */
 	bool failed;
+	repo_meta meta; /* extracted metadata, in the spool */
 } inode;
 
 typedef struct ingest {
@@ -40,6 +42,8 @@ typedef struct ingest {
 	size_t qhead, qcount;
 	int active, idle;
 	repo_uploader *up;
+	repo_spool spool;
+	uint8_t (*sources)[32];
 	dev_t repo_dev; /* the repository's own directory is never ingested */
 	ino_t repo_ino;
 } ingest;
@@ -78,9 +82,11 @@ static int kid_cmp(const void *x, const void *y)
 			       b->n.name_len);
 }
 
-static void warn_file(ingest *g, bool error, const char *fmt, ...)
+enum { WARN_NOTE, WARN_ERROR, WARN_SKIP }; /* what a warning counts as */
+
+static void warn_file(ingest *g, int kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void warn_file(ingest *g, bool error, const char *fmt, ...)
+static void warn_file(ingest *g, int kind, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -89,9 +95,9 @@ static void warn_file(ingest *g, bool error, const char *fmt, ...)
 	va_end(ap);
 	pthread_mutex_lock(&g->lock);
 	strata_warn("%s", msg);
-	if (error)
+	if (kind == WARN_ERROR)
 		g->st->errors++;
-	else
+	else if (kind == WARN_SKIP)
 		g->st->skipped++;
 	pthread_mutex_unlock(&g->lock);
 }
@@ -185,7 +191,7 @@ static int visit(ingest *g, inode *k, const char *path, const struct stat *sb,
 	}
 	if (S_ISDIR(sb->st_mode) && sb->st_dev == g->repo_dev &&
 	    sb->st_ino == g->repo_ino) {
-		warn_file(g, false,
+		warn_file(g, WARN_SKIP,
 			  "skipping '%s': it is the repository itself", path);
 		k->failed = true;
 		return 0;
@@ -206,8 +212,8 @@ static int visit(ingest *g, inode *k, const char *path, const struct stat *sb,
 		char target[PATH_MAX];
 		ssize_t n = readlink(path, target, sizeof(target) - 1);
 		if (n < 0) {
-			warn_file(g, true, "cannot read link '%s': %s", path,
-				  strerror(errno));
+			warn_file(g, WARN_ERROR, "cannot read link '%s': %s",
+				  path, strerror(errno));
 			k->failed = true;
 			return 0;
 		}
@@ -223,7 +229,7 @@ static int visit(ingest *g, inode *k, const char *path, const struct stat *sb,
 			   : S_ISCHR(sb->st_mode)  ? "a character device"
 			   : S_ISBLK(sb->st_mode)  ? "a block device"
 						   : "not a regular file";
-	warn_file(g, false, "skipping '%s': %s", path, what);
+	warn_file(g, WARN_SKIP, "skipping '%s': %s", path, what);
 	k->failed = true;
 	return 0;
 }
@@ -236,7 +242,7 @@ static int walk_dir(ingest *g, inode *d, const char *path,
 	strata_buf p = STRATA_BUF_INIT;
 	int rc = 0;
 	if (!dir) {
-		warn_file(g, true, "cannot read directory '%s': %s", path,
+		warn_file(g, WARN_ERROR, "cannot read directory '%s': %s", path,
 			  strerror(errno));
 		d->failed = true;
 		return 0;
@@ -254,7 +260,7 @@ static int walk_dir(ingest *g, inode *d, const char *path,
 			break;
 		const char *kp = (const char *)p.ptr;
 		if (lstat(kp, &sb)) {
-			warn_file(g, true, "cannot stat '%s': %s", kp,
+			warn_file(g, WARN_ERROR, "cannot stat '%s': %s", kp,
 				  strerror(errno));
 			continue;
 		}
@@ -287,6 +293,8 @@ typedef struct worker {
 	size_t bufsize;
 	uint8_t (*ids)[32];
 	size_t nids, capids;
+	strata_attrs *attrs;
+	strata_cuts cuts;
 	int rc;
 } worker;
 
@@ -385,6 +393,7 @@ static int do_file(worker *w, inode *f, bool *src_err)
 	size_t have = 0;
 	uint64_t total = 0;
 	bool eof = false, comp = true, first = true;
+	repo_cutter cut;
 	int rc = 0;
 	*src_err = true;
 	int fd = open(f->src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -420,11 +429,29 @@ static int do_file(worker *w, inode *f, bool *src_err)
 		if (first) {
 			comp = !known_compressed(w->buf, have);
 			first = false;
+			rc = repo__extract(&w->g->spool, f->src, w->buf, have,
+					   w->attrs, &w->cuts, &f->meta);
+			if (rc && !f->meta.damaged) {
+				*src_err = false; /* the spool: our side */
+				goto out;
+			}
+			if (rc)
+				warn_file(w->g, WARN_NOTE,
+					  "%s; stored without metadata",
+					  strata_error_msg());
+			else if (f->meta.len)
+				__atomic_add_fetch(
+				    &w->g->st->files_with_metadata, 1,
+				    __ATOMIC_RELAXED);
+			rc = 0;
+			repo__cutter_start(&cut, &w->cuts, w->buf, have);
 		}
 		size_t off = 0;
 		while (off < have && (eof || have - off >= r->chunk_max)) {
 			size_t len = strata_chunker_next(
 			    &r->chunker, w->buf + off, have - off, eof);
+			len = repo__cut(&cut, w->buf, have, off, len,
+					r->chunk_min);
 			strata_sha256_update(w->sha, w->buf + off, len);
 			*src_err = false;
 			if ((rc = store_chunk(w, w->buf + off, len, comp)))
@@ -434,6 +461,7 @@ static int do_file(worker *w, inode *f, bool *src_err)
 		}
 		memmove(w->buf, w->buf + off, have - off);
 		have -= off;
+		cut.base += off;
 		if (eof && !have)
 			break;
 	}
@@ -491,7 +519,7 @@ static void do_job(worker *w, inode *f)
 	if (rc && !src_err) {
 		set_fatal(g, rc);
 	} else if (rc) {
-		warn_file(g, true, "%s%s; left out of this version",
+		warn_file(g, WARN_ERROR, "%s%s; left out of this version",
 			  strata_error_msg(),
 			  rc == STRATA_ECHANGED ? " (3 attempts)" : "");
 		f->failed = true;
@@ -557,7 +585,8 @@ static int worker_init(worker *w, ingest *g)
 	    (size_t)r->pack_size + STRATA_BLOB_MAX + (1u << 20);
 	if (!(w->buf = strata_malloc(w->bufsize)))
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
-	if ((rc = strata_codec_new(&w->codec, &r->keys, r->zstd_level)) ||
+	if ((rc = strata_attrs_new(&w->attrs)) ||
+	    (rc = strata_codec_new(&w->codec, &r->keys, r->zstd_level)) ||
 	    (rc = strata_hmac_new(&w->hmac, r->keys.id_key, 32)) ||
 	    (rc = strata_sha256_new(&w->sha)))
 		return rc;
@@ -573,6 +602,8 @@ static void worker_release(worker *w)
 	strata_buf_release(&w->sealed);
 	strata_free(w->buf);
 	strata_free(w->ids);
+	strata_attrs_free(w->attrs);
+	strata_free(w->cuts.off);
 }
 
 static int job_cmp(const void *x, const void *y)
@@ -733,6 +764,7 @@ static int count_kept(ingest *g, const uint8_t id[32])
 static int add_rows(import_ctx *x, const inode *d)
 {
 	size_t base = x->path.len;
+	int64_t frow = 0;
 	int rc = 0;
 	for (size_t i = 0; !rc && i < d->nkids; i++) {
 		const inode *k = &d->kids[i];
@@ -745,10 +777,14 @@ static int add_rows(import_ctx *x, const inode *d)
 		if (k->n.type == STRATA_NODE_DIR)
 			rc = k->kept ? repo__import_tree(x, k->n.subtree)
 				     : add_rows(x, k);
-		else if (k->n.type == STRATA_NODE_FILE)
+		else if (k->n.type == STRATA_NODE_FILE) {
 			rc = strata_catalog_add_file(
 			    x->r->cat, x->row, (char *)x->path.ptr, x->path.len,
-			    k->n.size, k->n.sha256, x->layer, x->klass);
+			    k->n.size, k->n.sha256, x->layer, x->klass, &frow);
+			if (!rc && x->spool)
+				rc = repo__meta_to_catalog(x->r, x->spool,
+							   &k->meta, frow);
+		}
 	}
 	x->path.len = base;
 	return rc;
@@ -798,6 +834,9 @@ static int commit(ingest *g, const uint8_t root[32])
 	s.dirs = g->st->dirs;
 	s.bytes = g->st->bytes_total;
 	s.zone = r->zone;
+	s.sources = g->sources;
+	s.nsources = (uint32_t)g->o->nfrom;
+	s.recipe = (char *)g->o->recipe;
 	if ((rc = strata_snapshot_encode(&s, &plain)) ||
 	    (rc = strata_codec_seal(r->codec, &sealed, plain.ptr, plain.len,
 				    true, &comp)))
@@ -821,9 +860,12 @@ static int commit(ingest *g, const uint8_t root[32])
 	cs.files = s.files;
 	cs.bytes = s.bytes;
 	cs.parent_version = latest;
-	import_ctx x = {r, 0, s.layer, s.klass, STRATA_BUF_INIT};
+	import_ctx x = {r, 0, s.layer, s.klass, STRATA_BUF_INIT, &g->spool};
 	if (!(rc = strata_catalog_add_snapshot(r->cat, &cs, &x.row)))
 		rc = add_rows(&x, &g->root);
+	for (size_t i = 0; !rc && i < g->o->nfrom; i++)
+		rc = strata_catalog_add_source(r->cat, x.row, g->sources[i],
+					       g->o->recipe);
 	strata_buf_release(&x.path);
 	if (rc || (rc = strata_catalog_commit(r->cat)))
 		goto fail;
@@ -971,6 +1013,25 @@ static int check_opts(strata_repo *r, const char *const *paths, size_t n,
 	return 0;
 }
 
+/* --from: every source must be a version of this repository. */
+static int resolve_sources(ingest *g)
+{
+	if (!g->o->nfrom)
+		return 0;
+	if (!(g->sources = strata_calloc(g->o->nfrom, 32)))
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	for (size_t i = 0; i < g->o->nfrom; i++) {
+		strata_snapshot s;
+		int rc =
+		    repo__open_spec(g->r, g->o->from[i], &s, g->sources[i]);
+		if (rc)
+			return strata_error_prefix(
+			    rc, "source '%s': ", g->o->from[i]);
+		strata_snapshot_release(&s);
+	}
+	return 0;
+}
+
 int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 		       const strata_ingest_opts *o, strata_ingest_stats *st)
 {
@@ -989,6 +1050,7 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	g.o = o;
 	g.st = st;
 	g.root.n.type = STRATA_NODE_DIR;
+	g.spool.fd = -1;
 	struct stat rsb;
 	if (!stat(r->be->location, &rsb)) {
 		g.repo_dev = rsb.st_dev;
@@ -998,6 +1060,9 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	pthread_mutex_init(&g.qlock, NULL);
 	pthread_cond_init(&g.qcond, NULL);
 	uint32_t first_pack = (uint32_t)r->ix.npacks;
+	if ((rc = resolve_sources(&g)) ||
+	    (rc = repo__spool_open(&g.spool, r->be->ops->local_dir(r->be))))
+		goto out;
 	if ((rc = load_previous(&g, &prev))) {
 		strata_error_prefix(
 		    rc, "reading the previous version of '%s': ", o->dataset);
@@ -1049,6 +1114,8 @@ out:
 	strata_tree_release(&prev);
 	inode_release(&g.root);
 	strata_free(g.jobs);
+	strata_free(g.sources);
+	repo__spool_close(&g.spool);
 	pthread_mutex_destroy(&g.lock);
 	pthread_mutex_destroy(&g.qlock);
 	pthread_cond_destroy(&g.qcond);

@@ -463,7 +463,7 @@ int repo__import_tree(import_ctx *ic, const uint8_t id[32])
 			rc = strata_catalog_add_file(
 			    ic->r->cat, ic->row, (char *)ic->path.ptr,
 			    ic->path.len, n->size, n->sha256, ic->layer,
-			    ic->klass);
+			    ic->klass, NULL);
 	}
 	ic->path.len = base;
 	strata_tree_release(&t);
@@ -488,10 +488,13 @@ int repo__import(strata_repo *r, const uint8_t id[32], const strata_snapshot *s)
 	    strata_catalog_find(r->cat, s->dataset, s->version - 1, pid,
 				&cs.parent_version))
 		cs.parent_version = 0;
-	import_ctx ic = {r, 0, s->layer, s->klass, STRATA_BUF_INIT};
+	import_ctx ic = {r, 0, s->layer, s->klass, STRATA_BUF_INIT, NULL};
 	int rc = strata_catalog_add_snapshot(r->cat, &cs, &ic.row);
 	if (!rc)
 		rc = repo__import_tree(&ic, s->root);
+	for (uint32_t i = 0; !rc && i < s->nsources; i++)
+		rc = strata_catalog_add_source(r->cat, ic.row, s->sources[i],
+					       s->recipe);
 	strata_buf_release(&ic.path);
 	return rc;
 }

@@ -47,6 +47,7 @@ typedef struct import_ctx {
 	int64_t row;
 	const char *layer, *klass;
 	strata_buf path;
+	struct repo_spool *spool; /* ingest: where file metadata waits */
 } import_ctx;
 int repo__import_tree(import_ctx *ic, const uint8_t id[32]);
 /* Resolve "name[@vN]" to a snapshot. */
@@ -77,6 +78,48 @@ int repo__uploader_submit(repo_uploader *u, strata_pack_writer *w,
 			  strata_codec *c);
 /* Wait for every queued pack; first error of any write. */
 int repo__uploader_finish(repo_uploader *u, uint64_t *stored);
+
+/* ---- metadata during ingest (extract.c) ---- */
+struct repo_spool {
+	int fd;
+	uint64_t end;
+	pthread_mutex_t lock;
+};
+typedef struct repo_spool repo_spool;
+
+typedef struct repo_meta {
+	uint64_t off; /* in the spool */
+	uint32_t len; /* 0: no metadata */
+	bool damaged;
+} repo_meta;
+
+int repo__spool_open(repo_spool *sp, const char *dir);
+void repo__spool_close(repo_spool *sp);
+struct strata_attrs;
+struct strata_cuts;
+/* Sniff `head` (the file's first bytes), run the reader, spool the
+ * attributes. A reader's error is returned with out->damaged set. */
+int repo__extract(repo_spool *sp, const char *path, const uint8_t *head,
+		  size_t n, struct strata_attrs *attrs,
+		  struct strata_cuts *cuts, repo_meta *out);
+int repo__meta_to_catalog(strata_repo *r, repo_spool *sp, const repo_meta *m,
+			  int64_t file_row);
+
+/* Format-aware cut points for one file being chunked. */
+typedef struct repo_cutter {
+	const struct strata_cuts *hints;
+	size_t next_hint;
+	uint64_t base; /* file offset of the read buffer's first byte */
+	bool bgzf;
+	uint64_t bgzf_next; /* next BGZF block start */
+} repo_cutter;
+
+void repo__cutter_start(repo_cutter *c, const struct strata_cuts *hints,
+			const uint8_t *head, size_t n);
+/* The chunk at buffer offset `off` that content-defined chunking made
+ * `len` long: shortened to end at a cut point when there is one. */
+size_t repo__cut(repo_cutter *c, const uint8_t *buf, size_t have, size_t off,
+		 size_t len, uint32_t min);
 
 bool repo__valid_layer(const char *s);
 bool repo__valid_class(const char *s);

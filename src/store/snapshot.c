@@ -24,7 +24,9 @@ enum {
 	F_FILES,
 	F_DIRS,
 	F_BYTES,
-	F_ZONE
+	F_ZONE,
+	F_SOURCES, /* n * 32 bytes */
+	F_RECIPE
 };
 
 static int put_field(strata_buf *b, uint16_t tag, const void *p, size_t n)
@@ -67,6 +69,9 @@ int strata_snapshot_encode(const strata_snapshot *s, strata_buf *out)
 	    (rc = put_u64(out, F_DIRS, s->dirs)) ||
 	    (rc = put_u64(out, F_BYTES, s->bytes)) ||
 	    (rc = put_str(out, F_ZONE, s->zone)) ||
+	    (s->nsources && (rc = put_field(out, F_SOURCES, s->sources,
+					    (size_t)s->nsources * 32))) ||
+	    (rc = put_str(out, F_RECIPE, s->recipe)) ||
 	    (rc = put_field(out, F_END, "", 0)))
 		return rc;
 	return 0;
@@ -114,6 +119,22 @@ static int field(strata_snapshot *s, uint16_t tag, const uint8_t *p, uint32_t n,
 		return get_str(&s->author, p, n);
 	case F_ZONE:
 		return get_str(&s->zone, p, n);
+	case F_RECIPE:
+		return get_str(&s->recipe, p, n);
+	case F_SOURCES:
+		if (n % 32)
+			return strata_error_set(STRATA_ECORRUPT,
+						"snapshot sources field has "
+						"length %u",
+						n);
+		strata_free(s->sources);
+		s->sources = NULL;
+		s->nsources = n / 32;
+		if (n && !(s->sources = strata_malloc(n)))
+			return strata_error_set(STRATA_ENOMEM, "out of memory");
+		if (n)
+			memcpy(s->sources, p, n);
+		return 0;
 	case F_VERSION:
 		if (le64(p) == 0 || le64(p) > UINT32_MAX)
 			return strata_error_set(
@@ -192,5 +213,7 @@ void strata_snapshot_release(strata_snapshot *s)
 	strata_free(s->message);
 	strata_free(s->author);
 	strata_free(s->zone);
+	strata_free(s->sources);
+	strata_free(s->recipe);
 	memset(s, 0, sizeof(*s));
 }

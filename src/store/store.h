@@ -194,6 +194,9 @@ typedef struct strata_snapshot {
 	bool has_parent;
 	uint64_t files, dirs, bytes;
 	char *zone;
+	uint8_t (*sources)[32]; /* snapshots this one was made from */
+	uint32_t nsources;
+	char *recipe; /* "tool=...,version=...,params=..." */
 } strata_snapshot;
 
 int strata_snapshot_encode(const strata_snapshot *s, strata_buf *out);

@@ -1,0 +1,700 @@
+/*
+ * query.c - extracted metadata in the catalog, and the query language of
+ * 'strata find': `key op value` terms joined by and/or/not and
+ * parentheses, ops = != < <= > >= ~ (glob). A query is parsed into SQL
+ * with bound parameters (never pasted), each term a lookup in the
+ * (key, value) indexes of the attrs table.
+ */
+#include <math.h>
+
+#include "catalog/catalog_int.h"
+
+/* Identifying values (HIPAA identifiers, linkable UIDs, sample names):
+ * sealed in the catalog, comparable for equality only. */
+static const char *const sealed_keys[] = {
+    "dicom.PatientName",
+    "dicom.PatientID",
+    "dicom.OtherPatientIDs",
+    "dicom.PatientBirthDate",
+    "dicom.PatientAddress",
+    "dicom.PatientTelephoneNumbers",
+    "dicom.AccessionNumber",
+    "dicom.StudyID",
+    "dicom.StudyInstanceUID",
+    "dicom.SeriesInstanceUID",
+    "dicom.SOPInstanceUID",
+    "dicom.FrameOfReferenceUID",
+    "dicom.MediaStorageSOPInstanceUID",
+    "dicom.StudyDate",
+    "dicom.SeriesDate",
+    "dicom.AcquisitionDate",
+    "dicom.ContentDate",
+    "dicom.StudyTime",
+    "dicom.SeriesTime",
+    "dicom.InstitutionName",
+    "dicom.InstitutionAddress",
+    "dicom.ReferringPhysicianName",
+    "dicom.PerformingPhysicianName",
+    "dicom.OperatorsName",
+    "dicom.StationName",
+    "dicom.DeviceSerialNumber",
+    "seq.samples",
+    "vcf.sample_names",
+    "seq.run",
+    "seq.flowcell",
+    "seq.instrument",
+};
+
+bool strata_catalog_key_sealed(const char *key)
+{
+	for (size_t i = 0; i < sizeof(sealed_keys) / sizeof(*sealed_keys); i++)
+		if (!strcmp(key, sealed_keys[i]))
+			return true;
+	return false;
+}
+
+static void attr_mac(strata_catalog *c, uint8_t out[32], const char *key,
+		     const char *s)
+{
+	strata_buf b = STRATA_BUF_INIT;
+	if (strata_buf_puts(&b, key) || strata_buf_put_u8(&b, 0) ||
+	    strata_buf_puts(&b, s))
+		abort(); /* a few hundred bytes */
+	catalog__mac(c, out, "attr", b.ptr, b.len);
+	strata_buf_release(&b);
+}
+
+int strata_catalog_add_attr(strata_catalog *c, int64_t file_row,
+			    const char *key, int type, const char *s, double n)
+{
+	sqlite3_stmt *st = c->ins_attr;
+	strata_buf enc = STRATA_BUF_INIT;
+	uint8_t mac[32];
+	int rc = 0;
+	if (!st &&
+	    sqlite3_prepare_v2(c->db, "INSERT INTO attrs VALUES(?,?,?,?,?,?)",
+			       -1, &c->ins_attr, NULL) != SQLITE_OK)
+		return catalog__db_err(c, "adding metadata");
+	st = c->ins_attr;
+	char num[64];
+	if (type != 1) { /* numbers are sealed as their text form */
+		snprintf(num, sizeof(num), "%.17g", n);
+		s = num;
+	}
+	sqlite3_bind_int64(st, 1, file_row);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	if (strata_catalog_key_sealed(key)) {
+		attr_mac(c, mac, key, s);
+		if ((rc = catalog__seal(c, &enc, "attr", s, strlen(s))))
+			goto out;
+		sqlite3_bind_null(st, 3);
+		sqlite3_bind_null(st, 4);
+		sqlite3_bind_blob(st, 5, mac, 32, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 6, enc.ptr, (int)enc.len, SQLITE_STATIC);
+	} else {
+		if (type == 1)
+			sqlite3_bind_text(st, 3, s, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 3);
+		if (type != 1)
+			sqlite3_bind_double(st, 4, n);
+		else
+			sqlite3_bind_null(st, 4);
+		sqlite3_bind_null(st, 5);
+		sqlite3_bind_null(st, 6);
+	}
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = catalog__db_err(c, "adding metadata");
+	sqlite3_reset(st);
+out:
+	strata_buf_release(&enc);
+	return rc;
+}
+
+int strata_catalog_add_source(strata_catalog *c, int64_t child,
+			      const uint8_t parent[32], const char *recipe)
+{
+	sqlite3_stmt *st;
+	strata_buf enc = STRATA_BUF_INIT;
+	int rc = 0;
+	if (recipe &&
+	    (rc = catalog__seal(c, &enc, "recipe", recipe, strlen(recipe))))
+		return rc;
+	if (sqlite3_prepare_v2(c->db, "INSERT INTO lineage VALUES(?,?,?)", -1,
+			       &st, NULL) != SQLITE_OK) {
+		strata_buf_release(&enc);
+		return catalog__db_err(c, "adding lineage");
+	}
+	sqlite3_bind_int64(st, 1, child);
+	sqlite3_bind_blob(st, 2, parent, 32, SQLITE_STATIC);
+	if (recipe)
+		sqlite3_bind_blob(st, 3, enc.ptr, (int)enc.len, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = catalog__db_err(c, "adding lineage");
+	sqlite3_finalize(st);
+	strata_buf_release(&enc);
+	return rc;
+}
+
+/* ---- the query language ---- */
+
+enum tok { T_END, T_WORD, T_OP, T_LP, T_RP, T_AND, T_OR, T_NOT };
+
+typedef struct bindv {
+	int kind; /* 1 text, 2 real, 3 blob32, 4 int */
+	char *s;
+	double d;
+	uint8_t b[32];
+	int64_t i;
+} bindv;
+
+typedef struct qp {
+	strata_catalog *c;
+	const char *src, *p;
+	enum tok tok;
+	char word[1024];
+	bool quoted;
+	strata_buf sql;
+	bindv *binds;
+	size_t nbinds, capbinds;
+	int depth;
+} qp;
+
+static int qerr(qp *q, const char *what)
+{
+	return strata_error_set(STRATA_EINVAL, "query '%s': %s at position %zu",
+				q->src, what, (size_t)(q->p - q->src));
+}
+
+static int next(qp *q)
+{
+	const char *p = q->p;
+	while (*p == ' ' || *p == '\t' || *p == '\n')
+		p++;
+	q->quoted = false;
+	q->word[0] = 0;
+	q->p = p;
+	if (!*p) {
+		q->tok = T_END;
+		return 0;
+	}
+	if (*p == '(' || *p == ')') {
+		q->tok = *p == '(' ? T_LP : T_RP;
+		q->p = p + 1;
+		return 0;
+	}
+	static const char *const ops[] = {"!=", "<=", ">=", "=", "<", ">", "~"};
+	for (size_t i = 0; i < sizeof(ops) / sizeof(*ops); i++) {
+		size_t n = strlen(ops[i]);
+		if (!strncmp(p, ops[i], n)) {
+			memcpy(q->word, ops[i], n + 1);
+			q->tok = T_OP;
+			q->p = p + n;
+			return 0;
+		}
+	}
+	size_t n = 0;
+	if (*p == '\'' || *p == '"') {
+		char quote = *p++;
+		while (*p && *p != quote) {
+			if (*p == '\\' && p[1])
+				p++;
+			if (n + 1 >= sizeof(q->word))
+				return qerr(q, "value too long");
+			q->word[n++] = *p++;
+		}
+		if (*p != quote)
+			return qerr(q, "unterminated quote");
+		q->word[n] = 0;
+		q->p = p + 1;
+		q->tok = T_WORD;
+		q->quoted = true;
+		return 0;
+	}
+	while (*p && !strchr(" \t\n()=!<>~'\"", *p)) {
+		if (n + 1 >= sizeof(q->word))
+			return qerr(q, "word too long");
+		q->word[n++] = *p++;
+	}
+	if (!n)
+		return qerr(q, "unexpected character");
+	q->word[n] = 0;
+	q->p = p;
+	q->tok = !strcasecmp(q->word, "and")   ? T_AND
+		 : !strcasecmp(q->word, "or")  ? T_OR
+		 : !strcasecmp(q->word, "not") ? T_NOT
+					       : T_WORD;
+	return 0;
+}
+
+static int bind_add(qp *q, bindv v)
+{
+	int rc =
+	    strata_grow(&q->binds, &q->capbinds, q->nbinds, sizeof(*q->binds));
+	if (rc) {
+		strata_free(v.s);
+		return rc;
+	}
+	q->binds[q->nbinds++] = v;
+	return strata_buf_puts(&q->sql, "?");
+}
+
+static int bind_text(qp *q, const char *s)
+{
+	bindv v = {1, strata_strdup(s), 0, {0}, 0};
+	if (!v.s)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	return bind_add(q, v);
+}
+
+static int bind_real(qp *q, double d)
+{
+	bindv v = {2, NULL, d, {0}, 0};
+	return bind_add(q, v);
+}
+
+static bool numeric(const char *s, double *out)
+{
+	char *end;
+	if (!*s)
+		return false;
+	errno = 0;
+	*out = strtod(s, &end);
+	return !*end && !errno && isfinite(*out);
+}
+
+static const char *sql_op(const char *op)
+{
+	return !strcmp(op, "=") ? "=" : op; /* = != < <= > >= are SQL's */
+}
+
+/* Terms on the files row itself. */
+static int file_term(qp *q, const char *key, const char *op, const char *val)
+{
+	double d;
+	int rc;
+	if (!strcmp(key, "size") || !strcmp(key, "version")) {
+		if (!numeric(val, &d) || !strcmp(op, "~"))
+			return qerr(q, "size and version compare with numbers");
+		if ((rc = strata_buf_printf(&q->sql, "%s %s ",
+					    !strcmp(key, "size") ? "f.size"
+								 : "s.version",
+					    sql_op(op))))
+			return rc;
+		return bind_real(q, d);
+	}
+	if (!strcmp(key, "layer") || !strcmp(key, "class")) {
+		if ((rc = strata_buf_printf(&q->sql, "f.%s %s ", key,
+					    !strcmp(op, "~") ? "GLOB"
+							     : sql_op(op))))
+			return rc;
+		return bind_text(q, val);
+	}
+	/* dataset and path are sealed: equality through their HMAC */
+	if (strcmp(op, "=") && strcmp(op, "!="))
+		return qerr(q, "dataset and path are encrypted in the catalog: "
+			       "use = or !=");
+	bindv v = {3, NULL, 0, {0}, 0};
+	catalog__mac(q->c, v.b, !strcmp(key, "dataset") ? "dataset" : "path",
+		     val, strlen(val));
+	if ((rc = strata_buf_printf(
+		 &q->sql, "%s %s ",
+		 !strcmp(key, "dataset") ? "d.name_mac" : "f.path_mac", op)))
+		return rc;
+	return bind_add(q, v);
+}
+
+/* One `key op value`: a semi-join on the attrs indexes. */
+static int term(qp *q)
+{
+	char key[1024], op[4];
+	int rc;
+	double d;
+	if (q->tok != T_WORD || q->quoted)
+		return qerr(q, "expected a key such as dicom.Modality");
+	snprintf(key, sizeof(key), "%s", q->word);
+	if ((rc = next(q)))
+		return rc;
+	if (q->tok != T_OP)
+		return qerr(q, "expected one of = != < <= > >= ~");
+	memcpy(op, q->word, 3);
+	op[3] = 0;
+	if ((rc = next(q)))
+		return rc;
+	if (q->tok != T_WORD && !(q->tok >= T_AND && !q->quoted))
+		return qerr(q, "expected a value");
+	char *val = q->word;
+	if (!strcmp(key, "size") || !strcmp(key, "version") ||
+	    !strcmp(key, "layer") || !strcmp(key, "class") ||
+	    !strcmp(key, "dataset") || !strcmp(key, "path")) {
+		rc = file_term(q, key, op, val);
+		return rc ? rc : next(q);
+	}
+	bool neg = !strcmp(op, "!=");
+	if ((rc = strata_buf_printf(&q->sql,
+				    "f.rowid %sIN (SELECT file_id FROM "
+				    "attrs WHERE key = ",
+				    neg ? "NOT " : "")) ||
+	    (rc = bind_text(q, key)))
+		return rc;
+	if (strata_catalog_key_sealed(key)) {
+		if (strcmp(op, "=") && !neg)
+			return qerr(q, "this key is encrypted in the catalog: "
+				       "use = or !=");
+		bindv v = {3, NULL, 0, {0}, 0};
+		attr_mac(q->c, v.b, key, val);
+		if ((rc = strata_buf_puts(&q->sql, " AND mac = ")) ||
+		    (rc = bind_add(q, v)))
+			return rc;
+	} else if (!strcmp(op, "~")) {
+		if ((rc = strata_buf_puts(&q->sql, " AND s GLOB ")) ||
+		    (rc = bind_text(q, val)))
+			return rc;
+	} else if (numeric(val, &d) && !q->quoted) {
+		if ((rc = strata_buf_printf(&q->sql, " AND n %s ",
+					    neg ? "=" : sql_op(op))) ||
+		    (rc = bind_real(q, d)))
+			return rc;
+		if (!strcmp(op, "=") || neg) { /* "007" stored as text */
+			if ((rc = strata_buf_puts(&q->sql, " OR key = ")) ||
+			    (rc = bind_text(q, key)) ||
+			    (rc = strata_buf_puts(&q->sql, " AND s = ")) ||
+			    (rc = bind_text(q, val)))
+				return rc;
+		}
+	} else {
+		if ((rc = strata_buf_printf(&q->sql, " AND s %s ",
+					    neg ? "=" : sql_op(op))) ||
+		    (rc = bind_text(q, val)))
+			return rc;
+	}
+	if ((rc = strata_buf_puts(&q->sql, ")")))
+		return rc;
+	return next(q);
+}
+
+static int expr(qp *q);
+
+static int factor(qp *q)
+{
+	int rc;
+	if (++q->depth > 64)
+		return qerr(q, "nested too deeply");
+	if (q->tok == T_NOT) {
+		if ((rc = strata_buf_puts(&q->sql, "NOT (")) ||
+		    (rc = next(q)) || (rc = factor(q)) ||
+		    (rc = strata_buf_puts(&q->sql, ")")))
+			return rc;
+	} else if (q->tok == T_LP) {
+		if ((rc = strata_buf_puts(&q->sql, "(")) || (rc = next(q)) ||
+		    (rc = expr(q)))
+			return rc;
+		if (q->tok != T_RP)
+			return qerr(q, "expected ')'");
+		if ((rc = strata_buf_puts(&q->sql, ")")) || (rc = next(q)))
+			return rc;
+	} else {
+		rc = term(q);
+	}
+	q->depth--;
+	return rc;
+}
+
+static int conjunction(qp *q)
+{
+	int rc = factor(q);
+	while (!rc && q->tok == T_AND) {
+		if (!(rc = strata_buf_puts(&q->sql, " AND ")) &&
+		    !(rc = next(q)))
+			rc = factor(q);
+	}
+	return rc;
+}
+
+static int expr(qp *q)
+{
+	int rc = conjunction(q);
+	while (!rc && q->tok == T_OR) {
+		if (!(rc = strata_buf_puts(&q->sql, " OR ")) && !(rc = next(q)))
+			rc = conjunction(q);
+	}
+	return rc;
+}
+
+static void qp_release(qp *q)
+{
+	for (size_t i = 0; i < q->nbinds; i++)
+		strata_free(q->binds[i].s);
+	strata_free(q->binds);
+	strata_buf_release(&q->sql);
+}
+
+static void bind_all(sqlite3_stmt *st, const qp *q, int first)
+{
+	for (size_t i = 0; i < q->nbinds; i++) {
+		const bindv *v = &q->binds[i];
+		int k = first + (int)i;
+		if (v->kind == 1)
+			sqlite3_bind_text(st, k, v->s, -1, SQLITE_STATIC);
+		else if (v->kind == 2)
+			sqlite3_bind_double(st, k, v->d);
+		else
+			sqlite3_bind_blob(st, k, v->b, 32, SQLITE_STATIC);
+	}
+}
+
+int strata_catalog_query(strata_catalog *c, const char *query,
+			 const char *dataset, bool all_versions,
+			 strata_cat_hit_cb cb, void *payload)
+{
+	qp q;
+	sqlite3_stmt *st = NULL;
+	int rc;
+	memset(&q, 0, sizeof(q));
+	q.c = c;
+	q.src = q.p = query;
+	if ((rc = strata_buf_puts(
+		 &q.sql,
+		 "SELECT d.name_enc, s.version, f.path_enc, f.size, f.rowid"
+		 " FROM files f JOIN snapshots s ON s.id = f.snapshot_id"
+		 " JOIN datasets d ON d.id = s.dataset_id WHERE ")))
+		goto out;
+	if (!all_versions &&
+	    (rc = strata_buf_puts(&q.sql,
+				  "s.version = (SELECT max(version) FROM "
+				  "snapshots WHERE dataset_id = s.dataset_id)"
+				  " AND ")))
+		goto out;
+	if (dataset) {
+		bindv v = {3, NULL, 0, {0}, 0};
+		catalog__mac(c, v.b, "dataset", dataset, strlen(dataset));
+		if ((rc = strata_buf_puts(&q.sql, "d.name_mac = ")) ||
+		    (rc = bind_add(&q, v)) ||
+		    (rc = strata_buf_puts(&q.sql, " AND ")))
+			goto out;
+	}
+	if ((rc = strata_buf_puts(&q.sql, "(")) || (rc = next(&q)))
+		goto out;
+	if (q.tok == T_END) {
+		rc = qerr(&q, "empty query");
+		goto out;
+	}
+	if ((rc = expr(&q)))
+		goto out;
+	if (q.tok != T_END) {
+		rc = qerr(&q, "unexpected word");
+		goto out;
+	}
+	if ((rc = strata_buf_puts(&q.sql,
+				  ") ORDER BY s.dataset_id, s.version")) ||
+	    (rc = strata_buf_cstr(&q.sql)))
+		goto out;
+	if (getenv("STRATA_EXPLAIN"))
+		fprintf(stderr, "%s\n", (char *)q.sql.ptr);
+	if (sqlite3_prepare_v2(c->db, (char *)q.sql.ptr, -1, &st, NULL) !=
+	    SQLITE_OK) {
+		rc = catalog__db_err(c, "compiling a query");
+		goto out;
+	}
+	bind_all(st, &q, 1);
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		char *ds = NULL, *path = NULL;
+		size_t plen = 0;
+		strata_cat_hit h;
+		rc = catalog__unseal(c, &ds, NULL, "dataset",
+				     sqlite3_column_blob(st, 0),
+				     sqlite3_column_bytes(st, 0));
+		if (!rc)
+			rc = catalog__unseal(c, &path, &plen, "path",
+					     sqlite3_column_blob(st, 2),
+					     sqlite3_column_bytes(st, 2));
+		if (!rc) {
+			h.dataset = ds;
+			h.version = (uint32_t)sqlite3_column_int64(st, 1);
+			h.path = path;
+			h.path_len = plen;
+			h.size = (uint64_t)sqlite3_column_int64(st, 3);
+			h.file_row = sqlite3_column_int64(st, 4);
+			rc = cb(&h, payload);
+		}
+		strata_free(ds);
+		strata_free(path);
+	}
+out:
+	sqlite3_finalize(st);
+	qp_release(&q);
+	return rc;
+}
+
+int strata_catalog_file_attrs(strata_catalog *c, int64_t file_row,
+			      strata_cat_attr_cb cb, void *payload)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+	if (sqlite3_prepare_v2(
+		c->db,
+		"SELECT key, s, n, enc FROM attrs WHERE file_id = ?"
+		" ORDER BY key",
+		-1, &st, NULL) != SQLITE_OK)
+		return catalog__db_err(c, "reading metadata");
+	sqlite3_bind_int64(st, 1, file_row);
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+			char *v = NULL;
+			rc = catalog__unseal(c, &v, NULL, "attr",
+					     sqlite3_column_blob(st, 3),
+					     sqlite3_column_bytes(st, 3));
+			if (!rc)
+				rc = cb(key, 1, v, 0, payload);
+			strata_free(v);
+		} else if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+			rc =
+			    cb(key, 1, (const char *)sqlite3_column_text(st, 1),
+			       0, payload);
+		} else {
+			double n = sqlite3_column_double(st, 2);
+			rc = cb(key, n == floor(n) && fabs(n) < 9e15 ? 2 : 3,
+				NULL, n, payload);
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int snap_row(strata_catalog *c, const uint8_t id[32], int64_t *row)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(c->db,
+			       "SELECT id FROM snapshots WHERE object_id=?", -1,
+			       &st, NULL) != SQLITE_OK)
+		return catalog__db_err(c, "finding a snapshot");
+	sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		*row = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW
+		   ? 0
+		   : strata_error_set(STRATA_ENOTFOUND,
+				      "snapshot not in the catalog");
+}
+
+int strata_catalog_file_row(strata_catalog *c, const uint8_t snap_id[32],
+			    const char *path, int64_t *row)
+{
+	sqlite3_stmt *st;
+	int64_t sr;
+	uint8_t m[32];
+	int rc = snap_row(c, snap_id, &sr);
+	if (rc)
+		return rc;
+	catalog__mac(c, m, "path", path, strlen(path));
+	if (sqlite3_prepare_v2(
+		c->db,
+		"SELECT rowid FROM files WHERE snapshot_id = ? AND"
+		" path_mac = ?",
+		-1, &st, NULL) != SQLITE_OK)
+		return catalog__db_err(c, "finding a file");
+	sqlite3_bind_int64(st, 1, sr);
+	sqlite3_bind_blob(st, 2, m, 32, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		*row = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW
+		   ? 0
+		   : strata_error_set(STRATA_ENOTFOUND,
+				      "no file '%s' in that version", path);
+}
+
+int strata_catalog_summary(strata_catalog *c, const uint8_t snap_id[32],
+			   const char *key, strata_cat_attr_cb cb,
+			   void *payload)
+{
+	sqlite3_stmt *st;
+	int64_t sr;
+	int rc = snap_row(c, snap_id, &sr);
+	if (rc)
+		return rc;
+	/* sealed keys are summarised by the number of distinct values */
+	const char *sql =
+	    strata_catalog_key_sealed(key)
+		? "SELECT 'distinct', count(DISTINCT a.mac) FROM attrs a JOIN "
+		  "files f ON f.rowid = a.file_id WHERE f.snapshot_id = ? AND "
+		  "a.key = ?"
+		: "SELECT coalesce(a.s, a.n), count(*) FROM attrs a JOIN files "
+		  "f"
+		  " ON f.rowid = a.file_id WHERE f.snapshot_id = ? AND a.key = "
+		  "?"
+		  " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50";
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return catalog__db_err(c, "summarising");
+	sqlite3_bind_int64(st, 1, sr);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		rc = cb(v ? v : "", 2, v, (double)sqlite3_column_int64(st, 1),
+			payload);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int strata_catalog_edges(strata_catalog *c, const uint8_t snap_id[32],
+			 bool down, strata_cat_edge_cb cb, void *payload)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+	const char *sql =
+	    down ? "SELECT s.object_id, l.recipe_enc FROM lineage l JOIN "
+		   "snapshots s ON s.id = l.child WHERE l.parent_object = ?"
+		 : "SELECT l.parent_object, l.recipe_enc FROM lineage l JOIN "
+		   "snapshots s ON s.id = l.child WHERE s.object_id = ?";
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return catalog__db_err(c, "reading lineage");
+	sqlite3_bind_blob(st, 1, snap_id, 32, SQLITE_STATIC);
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		char *recipe = NULL;
+		if (sqlite3_column_bytes(st, 0) != 32)
+			continue;
+		uint8_t other[32];
+		memcpy(other, sqlite3_column_blob(st, 0), 32);
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+			rc = catalog__unseal(c, &recipe, NULL, "recipe",
+					     sqlite3_column_blob(st, 1),
+					     sqlite3_column_bytes(st, 1));
+		if (!rc)
+			rc = cb(other, recipe, payload);
+		strata_free(recipe);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int strata_catalog_snap_name(strata_catalog *c, const uint8_t snap_id[32],
+			     char **dataset, uint32_t *version)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(
+		c->db,
+		"SELECT d.name_enc, s.version FROM snapshots s JOIN"
+		" datasets d ON d.id = s.dataset_id WHERE"
+		" s.object_id = ?",
+		-1, &st, NULL) != SQLITE_OK)
+		return catalog__db_err(c, "finding a snapshot");
+	sqlite3_bind_blob(st, 1, snap_id, 32, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*version = (uint32_t)sqlite3_column_int64(st, 1);
+		rc = catalog__unseal(c, dataset, NULL, "dataset",
+				     sqlite3_column_blob(st, 0),
+				     sqlite3_column_bytes(st, 0));
+	} else {
+		rc = strata_error_set(
+		    STRATA_ENOTFOUND,
+		    "source snapshot is not in this repository");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}

@@ -1,0 +1,209 @@
+/*
+ * extract.c - metadata during ingest: the format readers run on each file
+ * as it is read, their attributes are spooled to a temporary file (so an
+ * ingest of a million files does not hold them all in memory) and added to
+ * the catalog when the version commits. Also the format-aware cut points
+ * the chunker honours: DICOM header | pixel data, BGZF block boundaries.
+ */
+#include "repo/repo_int.h"
+#include "strata/formats.h"
+
+int repo__spool_open(repo_spool *sp, const char *dir)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (sp->fd < 0) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/.spool-XXXXXX", dir);
+		sp->fd = mkstemp(path);
+		if (sp->fd >= 0)
+			unlink(path);
+	}
+	if (sp->fd < 0)
+		return strata_error_set(
+		    strata_errno_code(errno),
+		    "cannot create a spool file in '%s': %s", dir,
+		    strerror(errno));
+	pthread_mutex_init(&sp->lock, NULL);
+	return 0;
+}
+
+void repo__spool_close(repo_spool *sp)
+{
+	if (sp->fd > 0) {
+		close(sp->fd);
+		pthread_mutex_destroy(&sp->lock);
+	}
+	sp->fd = -1;
+}
+
+static int spool_put(repo_spool *sp, const strata_buf *b, uint64_t *off)
+{
+	pthread_mutex_lock(&sp->lock);
+	*off = sp->end;
+	sp->end += b->len;
+	pthread_mutex_unlock(&sp->lock);
+	size_t done = 0;
+	while (done < b->len) {
+		ssize_t n = pwrite(sp->fd, b->ptr + done, b->len - done,
+				   (off_t)(*off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return strata_error_set(
+			    strata_errno_code(errno),
+			    "cannot write the metadata spool: "
+			    "%s",
+			    strerror(errno));
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Serialise: u16 count, then per attribute u8 type, u16 key length, key,
+ * and u32 length + bytes (text) or 8 bytes (int64 or double). */
+static int encode(const strata_attrs *a, strata_buf *b)
+{
+	size_t n = strata_attrs_count(a);
+	int rc = strata_buf_put_u16(b, (uint16_t)(n > 65535 ? 65535 : n));
+	for (size_t i = 0; !rc && i < n && i < 65535; i++) {
+		const strata_attr *x = strata_attrs_at(a, i);
+		size_t kl = strlen(x->key);
+		if ((rc = strata_buf_put_u8(b, (uint8_t)x->type)) ||
+		    (rc = strata_buf_put_u16(b, (uint16_t)kl)) ||
+		    (rc = strata_buf_put(b, x->key, kl)))
+			break;
+		if (x->type == STRATA_ATTR_STR) {
+			size_t sl = strlen(x->s);
+			if (!(rc = strata_buf_put_u32(b, (uint32_t)sl)))
+				rc = strata_buf_put(b, x->s, sl);
+		} else if (x->type == STRATA_ATTR_INT) {
+			rc = strata_buf_put_u64(b, (uint64_t)x->i);
+		} else {
+			uint64_t u;
+			memcpy(&u, &x->d, 8);
+			rc = strata_buf_put_u64(b, u);
+		}
+	}
+	return rc;
+}
+
+int repo__extract(repo_spool *sp, const char *path, const uint8_t *head,
+		  size_t n, strata_attrs *attrs, strata_cuts *cuts,
+		  repo_meta *out)
+{
+	strata_buf b = STRATA_BUF_INIT;
+	memset(out, 0, sizeof(*out));
+	cuts->n = 0;
+	strata_format f = strata_format_sniff(head, n, path);
+	if (f == STRATA_FMT_UNKNOWN)
+		return 0;
+	int rc = strata_format_extract(f, path, attrs, cuts);
+	if (rc) {
+		out->damaged = true;
+		cuts->n = 0;
+		return rc; /* the caller warns; the bytes are stored anyway */
+	}
+	b.limit = 16u << 20;
+	if (!(rc = encode(attrs, &b)) && !(rc = spool_put(sp, &b, &out->off)))
+		out->len = (uint32_t)b.len;
+	strata_buf_release(&b);
+	return rc;
+}
+
+int repo__meta_to_catalog(strata_repo *r, repo_spool *sp, const repo_meta *m,
+			  int64_t file_row)
+{
+	strata_rd rd;
+	int rc = 0;
+	if (!m->len)
+		return 0;
+	uint8_t *p = strata_malloc(m->len);
+	if (!p)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	if (pread(sp->fd, p, m->len, (off_t)m->off) != (ssize_t)m->len) {
+		strata_free(p);
+		return strata_error_set(STRATA_EIO, "cannot read the metadata "
+						    "spool");
+	}
+	strata_rd_init(&rd, p, m->len);
+	uint16_t count = strata_rd_u16(&rd);
+	for (uint16_t i = 0; !rc && i < count; i++) {
+		char key[512], *s = NULL;
+		int type = strata_rd_u8(&rd);
+		uint16_t kl = strata_rd_u16(&rd);
+		const uint8_t *k = strata_rd_bytes(&rd, kl);
+		double d = 0;
+		if (!k || kl >= sizeof(key))
+			break;
+		memcpy(key, k, kl);
+		key[kl] = 0;
+		if (type == STRATA_ATTR_STR) {
+			uint32_t sl = strata_rd_u32(&rd);
+			const uint8_t *v = strata_rd_bytes(&rd, sl);
+			if (!v || !(s = strata_strndup((const char *)v, sl)))
+				break;
+		} else {
+			uint64_t u = strata_rd_u64(&rd);
+			if (type == STRATA_ATTR_INT)
+				d = (double)(int64_t)u;
+			else
+				memcpy(&d, &u, 8);
+		}
+		rc = strata_catalog_add_attr(r->cat, file_row, key, type, s, d);
+		strata_free(s);
+	}
+	strata_free(p);
+	return rc;
+}
+
+/* ---- cut points ---- */
+
+/* Length of the BGZF block starting at p, or 0 if p is not one. */
+static size_t bgzf_block(const uint8_t *p, size_t n)
+{
+	if (n < 18 || p[0] != 31 || p[1] != 139 || p[2] != 8 || !(p[3] & 4) ||
+	    p[12] != 'B' || p[13] != 'C' || p[14] != 2 || p[15] != 0)
+		return 0;
+	return (size_t)(p[16] | p[17] << 8) + 1;
+}
+
+size_t repo__cut(repo_cutter *c, const uint8_t *buf, size_t have, size_t off,
+		 size_t len, uint32_t min)
+{
+	uint64_t start = c->base + off, end = start + len;
+	/* a hard cut point (DICOM pixel data) inside the chunk wins */
+	while (c->next_hint < c->hints->n &&
+	       c->hints->off[c->next_hint] <= start)
+		c->next_hint++;
+	if (c->next_hint < c->hints->n && c->hints->off[c->next_hint] < end)
+		return (size_t)(c->hints->off[c->next_hint++] - start);
+	if (!c->bgzf)
+		return len;
+	/* else the last BGZF block boundary that keeps the chunk >= min */
+	uint64_t best = 0;
+	while (c->bgzf_next <= end) {
+		if (c->bgzf_next > start + min)
+			best = c->bgzf_next;
+		if (c->bgzf_next < c->base)
+			break;
+		size_t at = (size_t)(c->bgzf_next - c->base);
+		if (at >= have)
+			break; /* beyond what is read: the file's end */
+		size_t bl = bgzf_block(buf + at, have - at);
+		if (!bl) {
+			c->bgzf = at + 18 > have; /* undecided if cut short */
+			break;
+		}
+		c->bgzf_next += bl;
+	}
+	return best ? (size_t)(best - start) : len;
+}
+
+void repo__cutter_start(repo_cutter *c, const strata_cuts *hints,
+			const uint8_t *head, size_t n)
+{
+	memset(c, 0, sizeof(*c));
+	c->hints = hints;
+	c->bgzf = bgzf_block(head, n) != 0;
+}
