@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # keep bench/ free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_corpus  # noqa: E402
 
@@ -127,6 +128,18 @@ def drop_caches():
         return False
 
 
+def cpu_busy_seconds():
+    """Non-idle CPU time of the whole machine so far (from /proc/stat), in seconds."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    busy = sum(v[:8]) - idle  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def du_sb(path):
     try:
         out = subprocess.run(["du", "-sb", path], capture_output=True, text=True, check=True).stdout
@@ -191,7 +204,8 @@ class Strata(Tool):
         return [self.bench.cfg.strata, "init", self.repo], None
 
     def ingest(self, src, dataset):
-        return [self.bench.cfg.strata, "-R", self.repo, "ingest", src, "--dataset", dataset, "-q", "--json"], None
+        return [self.bench.cfg.strata, "-R", self.repo, "ingest", src, "--dataset", dataset,
+                "--threads", str(self.bench.cfg.threads), "-q", "--json"], None
 
     def restore(self, dataset, dest):
         return [self.bench.cfg.strata, "-R", self.repo, "restore", dataset, dest, "-q"], None
@@ -250,6 +264,7 @@ class Bench:
         self.failures = []
         self.phases = []
         self.cache_dropped = None
+        self.busy_phases = []
         self.base_env = {k: v for k, v in os.environ.items()
                          if not k.startswith(("RESTIC_", "BORG_", "STRATA_", "GOMAXPROCS"))}
         self.base_env["XDG_CACHE_HOME"] = os.path.join(cfg.dir, "cache", "xdg")
@@ -269,6 +284,7 @@ class Bench:
             self.cache_dropped = drop_caches()
         label = f"{tool.name}-{phase}"
         base = os.path.join(self.logdir, label)
+        busy0 = cpu_busy_seconds()
         t0 = time.monotonic()
         with open(base + ".out", "wb") as out, open(base + ".err", "wb") as err:
             try:
@@ -279,19 +295,30 @@ class Bench:
                 err.write(str(e).encode())
                 rc = 127
         secs = time.monotonic() - t0
+        busy = cpu_busy_seconds() - busy0
         rss = None
+        cpu = None
         try:
             with open(base + ".time") as f:
-                m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", f.read())
-                rss = int(m.group(1)) * 1024 if m else None
+                report = f.read()
+            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)
+            rss = int(m.group(1)) * 1024 if m else None
+            u = re.search(r"User time \(seconds\): ([\d.]+)", report)
+            s = re.search(r"System time \(seconds\): ([\d.]+)", report)
+            cpu = float(u.group(1)) + float(s.group(1)) if u and s else None
         except OSError:
             pass
+        # CPU used by everything else on the machine while the phase ran, as a share of capacity
+        other = max(0.0, busy - cpu) / (secs * (os.cpu_count() or 1)) if cpu is not None and secs > 0 else None
         with open(base + ".out", errors="replace") as f:
             stdout = f.read()
         with open(base + ".err", errors="replace") as f:
             stderr = f.read()
         rec = {"tool": tool.name, "phase": phase, "argv": argv, "cwd": cwd, "rc": rc, "seconds": round(secs, 3),
-               "peak_rss_bytes": rss, "cache_dropped": bool(drop and self.cache_dropped)}
+               "peak_rss_bytes": rss, "cache_dropped": bool(drop and self.cache_dropped),
+               "cpu_seconds": cpu, "other_cpu_share": round(other, 3) if other is not None else None}
+        if other is not None and other > 0.10 and secs >= 1:
+            self.busy_phases.append(label)
         if nbytes is not None:
             rec["bytes"] = nbytes
             rec["mib_per_s"] = round(nbytes / MiB / secs, 2) if secs > 0 else None
@@ -476,8 +503,11 @@ class Bench:
         say(f"== strata debug speed over a {fmt_bytes(total)} sample ({len(sample)} files, "
             f"--threads {self.cfg.threads})")
         tool = Strata(self, None)
+        # --max-mib: debug speed stops reading 1 MiB short of its cap (1024 by default)
+        max_mib = str(total // MiB + 2)
         rec = self.timed(tool, "debug-speed", ([self.cfg.strata, "debug", "speed"] + sample +
-                                               ["--threads", str(self.cfg.threads), "--json"], None), drop=False)
+                                               ["--threads", str(self.cfg.threads), "--max-mib", max_mib,
+                                                "--json"], None), drop=False)
         j = rec.get("stdout_json")
         if rec["rc"] == 0 and not (isinstance(j, dict) and isinstance(j.get("mib_per_s"), (int, float))):
             self.fail("strata debug speed --json printed no {\"mib_per_s\":...} object")
@@ -503,6 +533,10 @@ class Bench:
             os.makedirs(d, exist_ok=True)
 
         say("== strata benchmark")
+        self.start_load = os.getloadavg()
+        if self.start_load[0] > 1.0:
+            loud(f"machine is busy (load average {self.start_load[0]:.2f} {self.start_load[1]:.2f} "
+                 f"{self.start_load[2]:.2f} before the benchmark started): timings will be noisy")
         say(f"  host: {platform.node()} {platform.platform()}, {os.cpu_count()} CPUs, "
             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / (1 << 30):.1f} GiB RAM")
         self.versions = {
@@ -637,17 +671,25 @@ class Bench:
         return rows
 
     def print_tables(self, results, small, metrics):
-        say("\n== phases (wall clock incl. process start; peak RSS from /usr/bin/time -v)")
+        say("\n== phases (wall clock incl. process start; peak RSS from /usr/bin/time -v; "
+            "cpu s = the tool's user+sys time; other = CPU used by other processes during the phase, "
+            "as a share of the machine)")
         say(f"  {'tool':7s} {'phase':18s} {'seconds':>9s} {'MiB/s':>9s} {'files/s':>10s} {'peak RSS MiB':>13s} "
-            f"{'cold cache':>10s} rc")
+            f"{'cold cache':>10s} {'cpu s':>7s} {'other':>6s} rc")
+
+        def num(v, spec, suffix=""):
+            return "-" if v is None else format(v, spec) + suffix
+
         for p in self.phases:
             rss = p.get("peak_rss_bytes")
-            mibs = p.get("mib_per_s")
-            fps = p.get("files_per_s")
-            say(f"  {p['tool']:7s} {p['phase']:18s} {p['seconds']:9.2f} "
-                f"{(f'{mibs:.1f}' if mibs is not None else '-'):>9s} {(f'{fps:.0f}' if fps is not None else '-'):>10s} "
-                f"{(f'{rss / MiB:.1f}' if rss else '-'):>13s} {('yes' if p.get('cache_dropped') else 'no'):>10s} "
-                f"{p['rc']}")
+            other = p.get("other_cpu_share")
+            say(f"  {p['tool']:7s} {p['phase']:18s} {p['seconds']:9.2f} {num(p.get('mib_per_s'), '.1f'):>9s} "
+                f"{num(p.get('files_per_s'), '.0f'):>10s} {num(rss / MiB if rss else None, '.1f'):>13s} "
+                f"{'yes' if p.get('cache_dropped') else 'no':>10s} {num(p.get('cpu_seconds'), '.1f'):>7s} "
+                f"{num(100 * other if other is not None else None, '.0f', '%'):>6s} {p['rc']}")
+        if self.busy_phases:
+            loud("other processes used more than 10% of the CPUs during: " + ", ".join(self.busy_phases) +
+                 " -- those timings are not reliable")
         say("\n== results")
         w = max(len(m["metric"]) for m in metrics)
         say(f"  {'metric':{w}s} {'value':>16s} {'unit':9s} {'target':9s} result")
@@ -666,9 +708,11 @@ class Bench:
             "peers": {
                 "restic": "repository v2, --compression auto, GOMAXPROCS=%d" % cfg.threads,
                 "borg": f"borg init -e {cfg.borg_encryption}; borg create --compression {cfg.borg_compression}",
-                "strata": "strata init; ingest -q --json; restore -q (default threads)",
+                "strata": "strata init; ingest --threads %d -q --json; restore -q" % cfg.threads,
             },
             "page_cache_dropped": bool(self.cache_dropped),
+            "loadavg_at_start": [round(x, 2) for x in self.start_load],
+            "busy_phases": self.busy_phases,
             "corpus": {"path": self.corpus, "files": self.corpus_files, "bytes": self.corpus_bytes,
                        "by_top_dir": self.corpus_kinds, "generate_seconds": round(self.gen_seconds, 1),
                        "manifest_sha256": manifest_digest(self.manifest)},
