@@ -462,7 +462,7 @@ static int set_counts(strata_attrs *out, const strata_contig *c, size_t n,
 		      const tally *t)
 {
 	int64_t total = 0;
-	bool known = true;
+	bool known = n > 0;
 	int rc = strata_attrs_set_int(out, "genome.contigs", (int64_t)n);
 	for (size_t i = 0; i < n && known; i++)
 		if (c[i].len < 0 ||

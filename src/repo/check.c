@@ -68,7 +68,7 @@ static int verify_blobs(check_ctx *x, const char *name, const uint8_t *data,
 				name, (unsigned)i);
 			continue;
 		}
-		strata_hmac_calc(x->r->hmac, h, plain->ptr, plain->len);
+		strata_blob_id(x->r->hmac, h, plain->ptr, plain->len);
 		if (memcmp(h, e[i].id, 32) || plain->len != e[i].raw_len) {
 			mark_bad(x, e[i].id);
 			problem(x, "pack '%s': blob %u does not match its id",

@@ -41,6 +41,7 @@ typedef struct ingest {
 	struct seal_task *q;
 	size_t qhead, qcount;
 	int active, idle;
+	int prefetch_stop;
 	repo_uploader *up;
 	repo_spool spool;
 	uint8_t (*sources)[32];
@@ -364,12 +365,13 @@ static bool hand_over(ingest *g, const uint8_t id[32], const uint8_t *p,
 	return true;
 }
 
-static int store_chunk(worker *w, const uint8_t *p, size_t n, bool comp)
+static int store_chunk(worker *w, const uint8_t *p, size_t n, bool comp,
+		       const uint8_t sha[32])
 {
 	strata_repo *r = w->g->r;
 	uint8_t id[32];
 	int rc;
-	strata_hmac_calc(w->hmac, id, p, n);
+	strata_blob_id_of_sha(w->hmac, id, sha);
 	if ((rc = push_id(w, id)))
 		return rc;
 	pthread_mutex_lock(&r->ix.lock);
@@ -392,7 +394,8 @@ static int do_file(worker *w, inode *f, bool *src_err)
 	struct stat st0, st1;
 	size_t have = 0;
 	uint64_t total = 0;
-	bool eof = false, comp = true, first = true;
+	bool eof = false, comp = true, first = true, single = false;
+	uint8_t whole[32];
 	repo_cutter cut;
 	int rc = 0;
 	*src_err = true;
@@ -452,9 +455,19 @@ static int do_file(worker *w, inode *f, bool *src_err)
 			    &r->chunker, w->buf + off, have - off, eof);
 			len = repo__cut(&cut, w->buf, have, off, len,
 					r->chunk_min);
-			strata_sha256_update(w->sha, w->buf + off, len);
+			uint8_t csha[32];
+			if (off == 0 && len == have && eof && total == have) {
+				/* the whole file is one chunk: one hash */
+				strata_sha256(csha, w->buf, len);
+				memcpy(whole, csha, 32);
+				single = true;
+			} else {
+				strata_sha256_update(w->sha, w->buf + off, len);
+				strata_sha256(csha, w->buf + off, len);
+			}
 			*src_err = false;
-			if ((rc = store_chunk(w, w->buf + off, len, comp)))
+			if ((rc =
+				 store_chunk(w, w->buf + off, len, comp, csha)))
 				goto out;
 			*src_err = true;
 			off += len;
@@ -474,7 +487,9 @@ static int do_file(worker *w, inode *f, bool *src_err)
 		goto out;
 	}
 	fill_stat(&f->n, &st0);
-	strata_sha256_final(w->sha, f->n.sha256);
+	strata_sha256_final(w->sha, f->n.sha256); /* also resets it */
+	if (single)
+		memcpy(f->n.sha256, whole, 32);
 	strata_free(f->n.chunks);
 	f->n.chunks = NULL;
 	f->n.nchunks = (uint32_t)w->nids;
@@ -583,6 +598,10 @@ static int worker_init(worker *w, ingest *g)
 	w->sealed.limit = STRATA_BLOB_MAX + 65536;
 	w->pack.data.limit =
 	    (size_t)r->pack_size + STRATA_BLOB_MAX + (1u << 20);
+	/* reserve once: doubling past pack_size would waste half the RSS */
+	if ((rc = strata_buf_reserve(&w->pack.data, (size_t)r->pack_size +
+							r->chunk_max + 65536)))
+		return rc;
 	if (!(w->buf = strata_malloc(w->bufsize)))
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	if ((rc = strata_attrs_new(&w->attrs)) ||
@@ -606,10 +625,54 @@ static void worker_release(worker *w)
 	strata_free(w->cuts.off);
 }
 
+#define BIG_FILE (4u << 20)
+
+/* Large files first, largest first, so no core waits at the end on one
+ * long file; small files after them in walk order, which is close to
+ * their order on disk. qsort is not stable: the walk position breaks ties. */
 static int job_cmp(const void *x, const void *y)
 {
 	const inode *a = *(inode *const *)x, *b = *(inode *const *)y;
-	return a->n.size < b->n.size ? 1 : a->n.size > b->n.size ? -1 : 0;
+	uint64_t sa = a->n.size >= BIG_FILE ? a->n.size : 0;
+	uint64_t sb = b->n.size >= BIG_FILE ? b->n.size : 0;
+	if (sa != sb)
+		return sa < sb ? 1 : -1;
+	return a < b ? -1 : a > b; /* kids arrays: walk order by address */
+}
+
+/* Ask the kernel to start reading the files the workers will want next,
+ * so a cold cache sees many reads in flight instead of one per worker. */
+#define PREFETCH_FILES 64
+#define PREFETCH_BYTES (64u << 20)
+
+static void *prefetch(void *arg)
+{
+	ingest *g = arg;
+	size_t i = 0;
+	while (i < g->njobs && !__atomic_load_n(&g->fatal, __ATOMIC_RELAXED) &&
+	       !__atomic_load_n(&g->prefetch_stop, __ATOMIC_RELAXED)) {
+		size_t cur = __atomic_load_n(&g->next_job, __ATOMIC_RELAXED);
+		if (i < cur)
+			i = cur;
+		uint64_t ahead = 0;
+		size_t k = cur;
+		for (; k < i && k < g->njobs; k++)
+			ahead += g->jobs[k]->n.size;
+		if (i >= g->njobs || i - cur >= PREFETCH_FILES ||
+		    ahead >= PREFETCH_BYTES) {
+			struct timespec ts = {0, 2 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		int fd =
+		    open(g->jobs[i]->src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+			close(fd);
+		}
+		i++;
+	}
+	return NULL;
 }
 
 static void show_progress(ingest *g, strata_progress *pr)
@@ -648,8 +711,10 @@ static int run_workers(ingest *g)
 		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = repo__uploader_start(&g->up, g->r, 2)))
+	if ((rc = repo__uploader_start(&g->up, g->r, 1)))
 		goto out;
+	pthread_t pf;
+	bool pf_started = !pthread_create(&pf, NULL, prefetch, g);
 	for (int i = 0; i < nt; i++) {
 		if ((rc = worker_init(&ws[i], g)))
 			goto join;
@@ -674,6 +739,9 @@ join:
 		set_fatal(g, rc);
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
+	__atomic_store_n(&g->prefetch_stop, 1, __ATOMIC_RELAXED);
+	if (pf_started)
+		pthread_join(pf, NULL);
 	for (int i = 0; i < nt; i++)
 		worker_release(&ws[i]);
 	uint64_t stored = 0;
@@ -726,7 +794,7 @@ static int build_tree(tree_ctx *tc, inode *d, uint8_t id[32])
 	strata_buf_reset(&tc->enc);
 	if ((rc = strata_tree_encode(&t, &tc->enc)))
 		goto out;
-	strata_hmac_calc(tc->g->r->hmac, id, tc->enc.ptr, tc->enc.len);
+	strata_blob_id(tc->g->r->hmac, id, tc->enc.ptr, tc->enc.len);
 	uint64_t stored = 0;
 	rc = repo__store_blob(tc->g->r, &tc->pack, tc->g->r->codec,
 			      STRATA_BLOB_TREE, id, tc->enc.ptr, tc->enc.len,
@@ -978,6 +1046,17 @@ static int add_roots(ingest *g, const char *const *paths, size_t n,
 	return rc;
 }
 
+/* STRATA_TRACE=1: time each phase on stderr (for tuning). */
+static void trace(const char *phase, double t0)
+{
+	static int on = -1;
+	if (on < 0)
+		on = getenv("STRATA_TRACE") != NULL;
+	if (on)
+		fprintf(stderr, "trace: %-8s %.3f s\n", phase,
+			strata_mono() - t0);
+}
+
 static int check_opts(strata_repo *r, const char *const *paths, size_t n,
 		      const strata_ingest_opts *o)
 {
@@ -1071,8 +1150,12 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	if (o->update && (rc = seed_update(&g, &prev)))
 		goto out;
 	if ((rc = add_roots(&g, paths, n, &prev)) ||
-	    (rc = collect_jobs(&g, &g.root)) || (rc = run_workers(&g)))
+	    (rc = collect_jobs(&g, &g.root)))
 		goto out;
+	trace("walk", t0);
+	if ((rc = run_workers(&g)))
+		goto out;
+	trace("read", t0);
 	if (g.fatal) {
 		rc = strata_error_set(g.fatal, "%s", g.fatal_msg);
 		goto out;
@@ -1095,8 +1178,13 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	    (rc = repo__flush_pack(r, &tc.pack, r->codec, &stored)))
 		goto out;
 	st->bytes_stored += stored;
-	if ((rc = repo__write_index(r, first_pack)) || (rc = commit(&g, root)))
+	trace("trees", t0);
+	if ((rc = repo__write_index(r, first_pack)))
 		goto out;
+	trace("index", t0);
+	if ((rc = commit(&g, root)))
+		goto out;
+	trace("commit", t0);
 	if (st->errors)
 		rc = STRATA_EPARTIAL;
 out:

@@ -118,8 +118,9 @@ int strata_repo_init(const char *path, const strata_repo_config *cfg,
 	r.chunk_min = cfg->chunk_min ? cfg->chunk_min : 256u << 10;
 	r.chunk_avg = cfg->chunk_avg ? cfg->chunk_avg : 1u << 20;
 	r.chunk_max = cfg->chunk_max ? cfg->chunk_max : 4u << 20;
-	r.pack_size = cfg->pack_size ? cfg->pack_size : 32u << 20;
-	r.zstd_level = cfg->zstd_level ? cfg->zstd_level : 3;
+	r.pack_size = cfg->pack_size ? cfg->pack_size : 16u << 20;
+	/* level 1: on our corpus 3% larger than level 3 at twice the speed */
+	r.zstd_level = cfg->zstd_level ? cfg->zstd_level : 1;
 	r.zone = (char *)(cfg->zone ? cfg->zone : "onprem");
 	strata_random(rid, sizeof(rid));
 	strata_hex(r.id, rid, sizeof(rid));
@@ -396,7 +397,7 @@ int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
 	strata_free(buf);
 	if (rc)
 		return rc;
-	strata_hmac_calc(h, check, out->ptr, out->len);
+	strata_blob_id(h, check, out->ptr, out->len);
 	if (memcmp(check, id, 32) || out->len != ent.raw_len)
 		return strata_error_set(
 		    STRATA_ECORRUPT,

@@ -29,7 +29,7 @@ static void *speed_run(void *arg)
 	while (off < s->n) {
 		size_t len = strata_chunker_next(&s->r->chunker, s->p + off,
 						 s->n - off, true);
-		strata_hmac_calc(h, id, s->p + off, len);
+		strata_blob_id(h, id, s->p + off, len);
 		if ((s->rc = strata_codec_seal(c, &out, s->p + off, len,
 					       try_comp, &comp)))
 			break;
@@ -78,7 +78,7 @@ int strata_speed(const uint8_t *buf, size_t len, int threads,
 	memset(&r, 0, sizeof(r));
 	strata_random(r.keys.master, sizeof(r.keys.master));
 	strata_keys_derive(&r.keys);
-	r.zstd_level = 3;
+	r.zstd_level = 1;
 	int rc = strata_chunker_init(&r.chunker, r.keys.gear_key, 256u << 10,
 				     1u << 20, 4u << 20);
 	if (!rc)

@@ -98,9 +98,16 @@ int repo__uploader_submit(repo_uploader *u, strata_pack_writer *w,
 	p.data = w->data;
 	p.ents = w->ents;
 	p.n = w->n;
-	size_t limit = w->data.limit;
+	size_t limit = w->data.limit, cap = w->data.cap;
 	memset(&w->data, 0, sizeof(w->data));
 	w->data.limit = limit;
+	/* the same capacity again, so the next pack does not grow by doubling
+	 * (pages are only touched as they fill) */
+	if ((rc = strata_buf_reserve(&w->data, cap ? cap - 1 : 0))) {
+		strata_buf_release(&p.data);
+		strata_free(p.ents);
+		return rc;
+	}
 	w->ents = NULL;
 	w->n = w->cap = 0;
 	pthread_mutex_lock(&u->lock);

@@ -132,6 +132,8 @@ static int l_sync(strata_backend *be)
 #define DIRECT_MIN (4u << 20)
 #define DIRECT_ALIGN 4096
 
+#define BOUNCE (1u << 20)
+
 static int write_direct(const char *tmp, const void *p, size_t len)
 {
 	size_t bulk = len & ~(size_t)(DIRECT_ALIGN - 1);
@@ -139,18 +141,28 @@ static int write_direct(const char *tmp, const void *p, size_t len)
 	int fd = open(tmp, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	if (fd < 0)
 		return 1;
-	if (posix_memalign(&al, DIRECT_ALIGN, bulk)) {
+	if (posix_memalign(&al, DIRECT_ALIGN, BOUNCE)) {
 		close(fd);
 		return 1;
 	}
-	memcpy(al, p, bulk);
-	int rc = write_all(fd, al, bulk);
-	int e = errno;
+	int rc = 0, e = 0;
+	/* through a small aligned bounce buffer: no second copy of the pack */
+	for (size_t done = 0; !rc && done < bulk; done += BOUNCE) {
+		size_t n = bulk - done < BOUNCE ? bulk - done : BOUNCE;
+		memcpy(al, (const uint8_t *)p + done, n);
+		rc = write_all(fd, al, n);
+		e = errno;
+		if (rc && done == 0 && e == EINVAL) {
+			free(al);
+			close(fd);
+			return 1; /* the file system refuses O_DIRECT */
+		}
+	}
 	free(al);
 	close(fd);
 	errno = e;
 	if (rc)
-		return e == EINVAL ? 1 : -1;
+		return -1;
 	if (bulk == len)
 		return 0;
 	fd = open(tmp, O_WRONLY | O_APPEND | O_CLOEXEC);

@@ -16,6 +16,19 @@ static void sub(uint8_t out[32], const uint8_t master[64], const char *label)
 	strata_hmac_once(out, master, 64, label, strlen(label));
 }
 
+void strata_blob_id_of_sha(strata_hmac *h, uint8_t id[32],
+			   const uint8_t sha[32])
+{
+	strata_hmac_calc(h, id, sha, 32);
+}
+
+void strata_blob_id(strata_hmac *h, uint8_t id[32], const void *p, size_t n)
+{
+	uint8_t sha[32];
+	strata_sha256(sha, p, n);
+	strata_hmac_calc(h, id, sha, 32);
+}
+
 void strata_keys_derive(strata_keys *k)
 {
 	uint8_t id[32];

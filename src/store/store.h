@@ -39,6 +39,13 @@ int strata_keys_unwrap(strata_keys *k, const uint8_t *obj, size_t len,
 		       const char *pass, size_t passlen,
 		       const uint8_t *keyfile);
 
+/* Blob id: HMAC-SHA-256 under the id key of the blob's plain SHA-256,
+ * so a one-chunk file hashes its bytes once for both its file checksum
+ * and its chunk id. */
+void strata_blob_id(strata_hmac *h, uint8_t id[32], const void *p, size_t n);
+void strata_blob_id_of_sha(strata_hmac *h, uint8_t id[32],
+			   const uint8_t sha[32]);
+
 /* ---- chunker (chunker.c): FastCDC with normalised chunking ---- */
 typedef struct strata_chunker {
 	uint64_t gear[256];

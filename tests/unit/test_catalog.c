@@ -78,10 +78,10 @@ static void populate(fixture *f)
 		for (int i = 0; i < 5; i++) {
 			char p[128];
 			snprintf(p, sizeof(p), "%s.%d", PATH1, i);
-			assert_int_equal(
-			    strata_catalog_add_file(f->c, row, p, strlen(p),
-						    4096, sha, "raw", "phi"),
-			    0);
+			assert_int_equal(strata_catalog_add_file(
+					     f->c, row, p, strlen(p), 4096, sha,
+					     "raw", "phi", NULL),
+					 0);
 		}
 	}
 	strata_cat_snap s = snap(DS2, 1, 0, "first import");
