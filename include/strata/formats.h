@@ -79,6 +79,11 @@ typedef struct strata_cuts {
 int strata_format_extract(strata_format f, const char *path, strata_attrs *out,
 			  strata_cuts *cuts);
 
+/* Process-wide set-up the readers need (htslib must never fetch CRAM
+ * references over the network: REF_PATH/REF_CACHE are pinned to local
+ * values). Call before starting threads; readers also call it. */
+void strata_formats_init(void);
+
 /* The readers, for use alone (same contract as strata_format_extract). */
 int strata_dicom_read(const char *path, strata_attrs *out, strata_cuts *cuts);
 int strata_fastq_read(const char *path, strata_attrs *out);

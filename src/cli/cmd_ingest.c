@@ -60,6 +60,8 @@ static void summary_json(const strata_ingest_opts *o,
 	strata_json_u64(&j, s->errors);
 	strata_json_key(&j, "skipped");
 	strata_json_u64(&j, s->skipped);
+	strata_json_key(&j, "files_with_metadata");
+	strata_json_u64(&j, s->files_with_metadata);
 	strata_json_key(&j, "seconds");
 	strata_json_dbl(&j, s->seconds);
 	strata_json_obj_end(&j);
@@ -97,6 +99,8 @@ static void summary_text(const strata_ingest_opts *o,
 		       (double)s->bytes_stored / 1024.0);
 	printf("  time       %.2f s, %.1f MiB/s\n", s->seconds,
 	       s->seconds > 0 ? mib(s->bytes_read) / s->seconds : 0.0);
+	printf("  metadata   %" PRIu64 " files described by a format reader\n",
+	       s->files_with_metadata);
 	if (s->errors || s->skipped)
 		printf("  problems   %" PRIu64 " files failed, %" PRIu64
 		       " skipped (see warnings above)\n",

@@ -751,11 +751,16 @@ static int read_opened(strata_attrs *out, hFILE **hfp, const char *path,
 	return rc;
 }
 
+void strata_formats_init(void)
+{
+	pthread_once(&guard_once, net_guard);
+}
+
 int strata_hts_read(const char *path, strata_attrs *out)
 {
 	char *spath;
 	hFILE *hf;
-	off_t size;
+	off_t size = 0;
 	int fd, rc;
 	pthread_once(&guard_once, net_guard);
 	if (!(spath = safe_path(path)))

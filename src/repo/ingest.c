@@ -1125,6 +1125,7 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	memset(&tc, 0, sizeof(tc));
 	if ((rc = check_opts(r, paths, n, o)))
 		return rc;
+	strata_formats_init(); /* touches the environment: before threads */
 	g.r = r;
 	g.o = o;
 	g.st = st;

@@ -1,0 +1,94 @@
+#!/bin/bash
+# t0010-catalog: metadata extracted at ingest is queryable with 'find',
+# shown with 'show', identifying values are sealed in the catalog file,
+# and lineage recorded with --from/--recipe walks both ways.
+. "$(dirname "$0")/lib.sh"
+
+init_repo
+mkdir -p "$WORK/src/imaging" "$WORK/src/genomics"
+cp "$TESTDATA"/dicom/MR_small.dcm "$TESTDATA"/dicom/CT_small.dcm \
+   "$TESTDATA"/dicom/MR_small_implicit.dcm "$TESTDATA"/dicom/chrRuss.dcm \
+   "$WORK/src/imaging/"
+cp "$TESTDATA"/bam/range.bam "$TESTDATA"/vcf/test.vcf.gz "$WORK/src/genomics/"
+printf 'not a known format\n' >"$WORK/src/notes.txt"
+
+ok -q -R "$REPO" ingest "$WORK/src" --dataset raw-study --json
+json_check "$OUT" 'j["files_with_metadata"] == 6' "6 files have a reader"
+
+# what the readers say, as the oracle for the catalog
+ok debug meta "$WORK"/src/imaging/*.dcm --json
+cp "$OUT" "$WORK/meta.json"
+want_mr=$(json_get "$WORK/meta.json" \
+    'sum(1 for f in j if f["attrs"].get("dicom.Modality") == "MR")')
+[ "$want_mr" -ge 2 ] || die "expected at least 2 MR files, readers say $want_mr"
+
+ok -R "$REPO" find 'dicom.Modality = MR' --json
+json_check "$OUT" "len(j) == $want_mr" "find dicom.Modality = MR"
+json_check "$OUT" 'all(h["dataset"] == "raw-study" and h["version"] == 1 and h["path"].startswith("src/imaging/") for h in j)' \
+    "hits name dataset, version and path"
+
+ok -R "$REPO" find 'dicom.Modality = CT or dicom.Modality = "MR"' --json
+json_check "$OUT" "len(j) == $want_mr + 1" "or / quoted values"
+ok -R "$REPO" find 'not dicom.Modality = MR and format.name = dicom' --json
+json_check "$OUT" "len(j) == 4 - $want_mr" "not / and"
+ok -R "$REPO" find "dicom.Rows >= 64 and (dicom.Rows <= 64 or dicom.Rows > 100000)" --json
+want64=$(json_get "$WORK/meta.json" 'sum(1 for f in j if f["attrs"].get("dicom.Rows") == 64)')
+json_check "$OUT" "len(j) == $want64" "numeric comparisons"
+ok -R "$REPO" find "format.name ~ 'b*'" --json
+json_check "$OUT" 'len(j) == 1 and j[0]["path"].endswith("range.bam")' "glob"
+ok -R "$REPO" find 'size > 1000000000' --json
+json_check "$OUT" 'j == []' "size"
+
+# identifying values: equality works, ranges are refused, nothing in clear
+pid=$(json_get "$WORK/meta.json" '[f["attrs"]["dicom.PatientID"] for f in j if f["path"].endswith("CT_small.dcm")][0]')
+ok -R "$REPO" find "dicom.PatientID = '$pid'" --json
+json_check "$OUT" 'len(j) >= 1 and any(h["path"].endswith("CT_small.dcm") for h in j)' "sealed equality"
+expect 2 -R "$REPO" find "dicom.PatientID ~ '*'"
+assert_err_contains "encrypted" "glob on a sealed key is refused"
+pname=$(json_get "$WORK/meta.json" '[f["attrs"]["dicom.PatientName"] for f in j if f["path"].endswith("CT_small.dcm")][0]')
+[ -n "$pname" ] || die "CT_small.dcm has a PatientName"
+for f in "$REPO"/local/catalog.db*; do
+    if grep -aFq -- "$pname" "$f" || grep -aFq -- "$pid" "$f"; then
+        die "patient name or id in clear in $(basename "$f")"
+    fi
+done
+
+# malformed queries are usage errors naming the problem
+expect 2 -R "$REPO" find 'dicom.Modality ='
+assert_err_contains "expected a value" "missing value"
+expect 2 -R "$REPO" find '(dicom.Modality = MR'
+assert_err_contains "expected '\\)'" "unbalanced parenthesis"
+expect 2 -R "$REPO" find "dicom.Modality = 'MR"
+assert_err_contains "unterminated" "unterminated quote"
+# a value that looks like SQL is only ever a bound value
+ok -R "$REPO" find "dicom.Modality = \"x' OR 1=1 --\"" --json
+json_check "$OUT" 'j == []' "injection attempt matches nothing"
+
+# show: a file's metadata and a version's summary
+ok -R "$REPO" show 'raw-study@v1:src/imaging/CT_small.dcm' --json
+json_check "$OUT" 'j["metadata"]["dicom.Modality"] == "CT" and j["metadata"]["dicom.PatientName"] != ""' "show file"
+ok -R "$REPO" show raw-study --json
+json_check "$OUT" "j[\"summary\"][\"dicom.Modality\"].get(\"MR\") == $want_mr and j[\"summary\"][\"format.name\"][\"dicom\"] == 4" "show summary"
+
+# lineage
+mkdir -p "$WORK/cur"
+cp "$TESTDATA"/dicom/MR_small.dcm "$WORK/cur/"
+ok -q -R "$REPO" ingest "$WORK/cur" --dataset curated --layer curated --class deid \
+    --from raw-study@v1 --recipe 'tool=deid,version=1'
+ok -q -R "$REPO" ingest "$WORK/cur" --dataset model --layer model-ready --class deid \
+    --from curated,raw-study@v1
+ok -R "$REPO" lineage model --json
+json_check "$OUT" 'sorted((e["source"]["dataset"], e["depth"]) for e in j) == [("curated", 1), ("raw-study", 1), ("raw-study", 2)]' "lineage up"
+ok -R "$REPO" lineage raw-study@v1 --down --json
+json_check "$OUT" 'sorted(e["derived"]["dataset"] for e in j) == ["curated", "model", "model"]' "lineage down"
+ok -R "$REPO" lineage curated --dot
+assert_file_contains "$OUT" '"raw-study@v1" -> "curated@v1" \[label="tool=deid,version=1"\]' "dot output"
+ok -R "$REPO" show curated --json
+json_check "$OUT" 'j["sources"] == ["raw-study@v1"] and j["recipe"] == "tool=deid,version=1"' "show sources"
+expect 1 -R "$REPO" ingest "$WORK/cur" --dataset x --from nosuch@v1
+assert_err_contains "nosuch" "unknown source named"
+
+# a rebuilt catalog keeps lineage (it is in the snapshots)
+mv "$REPO/local/catalog.db" "$WORK/old.db"; rm -f "$REPO"/local/catalog.db-*
+ok -R "$REPO" lineage model --json
+json_check "$OUT" 'len(j) == 3' "lineage after catalog rebuild"
