@@ -187,6 +187,11 @@ typedef int (*strata_edge_cb)(const strata_edge *e, void *payload);
 int strata_repo_lineage(strata_repo *r, const char *spec, bool up,
 			strata_edge_cb cb, void *payload);
 
+/* Benchmarks only: a version of `nfiles` synthetic files with realistic
+ * attributes, in the catalog alone (no content in the store). */
+int strata_repo_debug_synth(strata_repo *r, const char *dataset,
+			    uint64_t nfiles, uint64_t seed);
+
 /* ---- verification ---- */
 typedef struct strata_check_report {
 	uint64_t packs, blobs, snapshots, trees, indexes;

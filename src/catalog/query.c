@@ -443,6 +443,33 @@ static void bind_all(sqlite3_stmt *st, const qp *q, int first)
 	}
 }
 
+/* STRATA_EXPLAIN=1: the SQL and SQLite's plan for it, on stderr. */
+static int explain(strata_catalog *c, const qp *q)
+{
+	sqlite3_stmt *st;
+	strata_buf b = STRATA_BUF_INIT;
+	int rc = strata_buf_puts(&b, "EXPLAIN QUERY PLAN ");
+	if (!rc)
+		rc = strata_buf_put(&b, q->sql.ptr, q->sql.len);
+	if (!rc)
+		rc = strata_buf_cstr(&b);
+	if (rc)
+		return rc;
+	fprintf(stderr, "sql: %s\nplan:\n", (char *)q->sql.ptr);
+	if (sqlite3_prepare_v2(c->db, (char *)b.ptr, -1, &st, NULL) ==
+	    SQLITE_OK) {
+		bind_all(st, q, 1);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			fprintf(stderr, "  %d %d %s\n",
+				sqlite3_column_int(st, 0),
+				sqlite3_column_int(st, 1),
+				(const char *)sqlite3_column_text(st, 3));
+		sqlite3_finalize(st);
+	}
+	strata_buf_release(&b);
+	return 0;
+}
+
 int strata_catalog_query(strata_catalog *c, const char *query,
 			 const char *dataset, bool all_versions,
 			 strata_cat_hit_cb cb, void *payload)
@@ -489,8 +516,8 @@ int strata_catalog_query(strata_catalog *c, const char *query,
 				  ") ORDER BY s.dataset_id, s.version")) ||
 	    (rc = strata_buf_cstr(&q.sql)))
 		goto out;
-	if (getenv("STRATA_EXPLAIN"))
-		fprintf(stderr, "%s\n", (char *)q.sql.ptr);
+	if (getenv("STRATA_EXPLAIN") && (rc = explain(c, &q)))
+		goto out;
 	if (sqlite3_prepare_v2(c->db, (char *)q.sql.ptr, -1, &st, NULL) !=
 	    SQLITE_OK) {
 		rc = catalog__db_err(c, "compiling a query");

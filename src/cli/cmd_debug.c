@@ -1,15 +1,24 @@
 /*
- * cmd_debug.c - strata debug speed FILE...: the machine's in-memory
- * ceiling for chunk + HMAC + compress + encrypt, for bench/.
+ * cmd_debug.c - strata debug: tools for benchmarks and tests. 'speed'
+ * measures the machine's in-memory ceiling for chunk + HMAC + compress +
+ * encrypt; 'meta' prints what the format readers extract from files;
+ * 'synth' fills a throw-away catalog for the find benchmark.
  */
 #include "cli/cli.h"
 #include "strata/formats.h"
 
 const char usage_debug[] =
     "strata debug speed FILE... [--threads N] [--max-mib M] [--json]\n"
-    "\nRead the files (up to M MiB, default 1024) into memory and time one\n"
-    "pass of chunking, HMAC-SHA-256, zstd and AES-256-GCM over them with\n"
-    "the ingest code, on N threads (default: number of CPUs).\n";
+    "       strata debug meta FILE... [--json]\n"
+    "       strata -R REPO debug synth NAME N\n"
+    "\n'speed' reads the files (up to M MiB, default 1024) into memory and\n"
+    "times one pass of chunking, HMAC-SHA-256, zstd and AES-256-GCM over\n"
+    "them with the ingest code, on N threads (default: number of CPUs).\n"
+    "'meta' prints the metadata the format readers extract from each FILE,\n"
+    "as ingest records it, without a repository.\n"
+    "'synth' adds a version NAME@v1 of N synthetic files with realistic\n"
+    "metadata to the catalog only (benchmarks of 'find'; a throw-away\n"
+    "repository: 'check' will report that version missing from the store).\n";
 
 enum { O_THREADS = OPT_BASE, O_MAX };
 
@@ -117,6 +126,18 @@ int cmd_debug(cli *c, int argc, char **argv)
 		if (o == O_MAX && !strata_parse_u64(optarg, &max_mib))
 			continue;
 		return cli_bad_option(usage_debug, argv);
+	}
+	if (argc - optind == 3 && !strcmp(argv[optind], "synth")) {
+		strata_repo *r;
+		uint64_t n;
+		if (strata_parse_u64(argv[optind + 2], &n))
+			return cli_usage_error(usage_debug,
+					       "N must be a number");
+		if ((rc = cli_open(c, &r)))
+			return cli_fail("debug", rc);
+		rc = strata_repo_debug_synth(r, argv[optind + 1], n, 0);
+		strata_repo_close(r);
+		return rc ? cli_fail("debug", rc) : EXIT_OK;
 	}
 	if (argc - optind >= 2 && !strcmp(argv[optind], "meta"))
 		return debug_meta(c, argc - optind - 1, argv + optind + 1);
