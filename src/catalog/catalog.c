@@ -29,14 +29,13 @@ static const char schema[] =
     " layer TEXT NOT NULL, class TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS files_by_snapshot ON files(snapshot_id, "
     "path_mac);"
-    /* extracted metadata: text in s, numbers in n; identifying values
-     * sealed in enc with an HMAC in mac for equality (SECURITY.md) */
+    /* extracted metadata: v holds a number (REAL), a text (TEXT) or,
+     * for identifying values, an HMAC (BLOB) while enc holds the sealed
+     * value (SECURITY.md). SQLite orders numbers < texts < blobs, so one
+     * (key, v) index answers every kind of comparison. */
     "CREATE TABLE IF NOT EXISTS attrs("
-    " file_id INTEGER NOT NULL, key TEXT NOT NULL, s TEXT, n REAL,"
-    " mac BLOB, enc BLOB);"
-    "CREATE INDEX IF NOT EXISTS attrs_by_s ON attrs(key, s);"
-    "CREATE INDEX IF NOT EXISTS attrs_by_n ON attrs(key, n);"
-    "CREATE INDEX IF NOT EXISTS attrs_by_mac ON attrs(key, mac);"
+    " file_id INTEGER NOT NULL, key TEXT NOT NULL, v, enc BLOB);"
+    "CREATE INDEX IF NOT EXISTS attrs_by_v ON attrs(key, v);"
     "CREATE INDEX IF NOT EXISTS attrs_by_file ON attrs(file_id);"
     "CREATE TABLE IF NOT EXISTS lineage("
     " child INTEGER NOT NULL REFERENCES snapshots, parent_object BLOB NOT NULL,"

@@ -72,8 +72,8 @@ int strata_catalog_add_attr(strata_catalog *c, int64_t file_row,
 	uint8_t mac[32];
 	int rc = 0;
 	if (!st &&
-	    sqlite3_prepare_v2(c->db, "INSERT INTO attrs VALUES(?,?,?,?,?,?)",
-			       -1, &c->ins_attr, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(c->db, "INSERT INTO attrs VALUES(?,?,?,?)", -1,
+			       &c->ins_attr, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "adding metadata");
 	st = c->ins_attr;
 	char num[64];
@@ -87,21 +87,14 @@ int strata_catalog_add_attr(strata_catalog *c, int64_t file_row,
 		attr_mac(c, mac, key, s);
 		if ((rc = catalog__seal(c, &enc, "attr", s, strlen(s))))
 			goto out;
-		sqlite3_bind_null(st, 3);
-		sqlite3_bind_null(st, 4);
-		sqlite3_bind_blob(st, 5, mac, 32, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 6, enc.ptr, (int)enc.len, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, mac, 32, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, enc.ptr, (int)enc.len, SQLITE_STATIC);
 	} else {
 		if (type == 1)
 			sqlite3_bind_text(st, 3, s, -1, SQLITE_STATIC);
 		else
-			sqlite3_bind_null(st, 3);
-		if (type != 1)
-			sqlite3_bind_double(st, 4, n);
-		else
-			sqlite3_bind_null(st, 4);
-		sqlite3_bind_null(st, 5);
-		sqlite3_bind_null(st, 6);
+			sqlite3_bind_double(st, 3, n);
+		sqlite3_bind_null(st, 4);
 	}
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = catalog__db_err(c, "adding metadata");
@@ -343,29 +336,36 @@ static int term(qp *q)
 				       "use = or !=");
 		bindv v = {3, NULL, 0, {0}, 0};
 		attr_mac(q->c, v.b, key, val);
-		if ((rc = strata_buf_puts(&q->sql, " AND mac = ")) ||
+		if ((rc = strata_buf_puts(&q->sql, " AND v = ")) ||
 		    (rc = bind_add(q, v)))
 			return rc;
 	} else if (!strcmp(op, "~")) {
-		if ((rc = strata_buf_puts(&q->sql, " AND s GLOB ")) ||
+		/* text values only: '' is the least text, x'' the least blob */
+		if ((rc = strata_buf_puts(&q->sql,
+					  " AND v >= '' AND v < x'' AND "
+					  "v GLOB ")) ||
 		    (rc = bind_text(q, val)))
 			return rc;
 	} else if (numeric(val, &d) && !q->quoted) {
-		if ((rc = strata_buf_printf(&q->sql, " AND n %s ",
-					    neg ? "=" : sql_op(op))) ||
-		    (rc = bind_real(q, d)))
-			return rc;
-		if (!strcmp(op, "=") || neg) { /* "007" stored as text */
-			if ((rc = strata_buf_puts(&q->sql, " OR key = ")) ||
-			    (rc = bind_text(q, key)) ||
-			    (rc = strata_buf_puts(&q->sql, " AND s = ")) ||
-			    (rc = bind_text(q, val)))
+		if (!strcmp(op, "=") || neg) { /* "007" may be stored as text */
+			if ((rc = strata_buf_puts(&q->sql, " AND v IN (")) ||
+			    (rc = bind_real(q, d)) ||
+			    (rc = strata_buf_puts(&q->sql, ", ")) ||
+			    (rc = bind_text(q, val)) ||
+			    (rc = strata_buf_puts(&q->sql, ")")))
 				return rc;
+		} else if ((rc = strata_buf_printf(&q->sql, " AND v %s ",
+						   sql_op(op))) ||
+			   (rc = bind_real(q, d)) ||
+			   /* numbers only: every text sorts after them */
+			   (rc = strata_buf_puts(&q->sql, " AND v < ''"))) {
+			return rc;
 		}
 	} else {
-		if ((rc = strata_buf_printf(&q->sql, " AND s %s ",
+		if ((rc = strata_buf_printf(&q->sql, " AND v >= '' AND v %s ",
 					    neg ? "=" : sql_op(op))) ||
-		    (rc = bind_text(q, val)))
+		    (rc = bind_text(q, val)) ||
+		    (rc = strata_buf_puts(&q->sql, " AND v < x''")))
 			return rc;
 	}
 	if ((rc = strata_buf_puts(&q->sql, ")")))
@@ -560,7 +560,7 @@ int strata_catalog_file_attrs(strata_catalog *c, int64_t file_row,
 	int rc = 0;
 	if (sqlite3_prepare_v2(
 		c->db,
-		"SELECT key, s, n, enc FROM attrs WHERE file_id = ?"
+		"SELECT key, v, v, enc FROM attrs WHERE file_id = ?"
 		" ORDER BY key",
 		-1, &st, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "reading metadata");
@@ -575,7 +575,7 @@ int strata_catalog_file_attrs(strata_catalog *c, int64_t file_row,
 			if (!rc)
 				rc = cb(key, 1, v, 0, payload);
 			strata_free(v);
-		} else if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+		} else if (sqlite3_column_type(st, 1) == SQLITE_TEXT) {
 			rc =
 			    cb(key, 1, (const char *)sqlite3_column_text(st, 1),
 			       0, payload);
@@ -647,10 +647,10 @@ int strata_catalog_summary(strata_catalog *c, const uint8_t snap_id[32],
 	/* sealed keys are summarised by the number of distinct values */
 	const char *sql =
 	    strata_catalog_key_sealed(key)
-		? "SELECT 'distinct', count(DISTINCT a.mac) FROM attrs a JOIN "
+		? "SELECT 'distinct', count(DISTINCT a.v) FROM attrs a JOIN "
 		  "files f ON f.rowid = a.file_id WHERE f.snapshot_id = ? AND "
 		  "a.key = ?"
-		: "SELECT coalesce(a.s, a.n), count(*) FROM attrs a JOIN files "
+		: "SELECT a.v, count(*) FROM attrs a JOIN files "
 		  "f"
 		  " ON f.rowid = a.file_id WHERE f.snapshot_id = ? AND a.key = "
 		  "?"

@@ -3,7 +3,7 @@
  * 4-line records with large buffers, validates each one, and extracts the
  * run identity from the first read name, read lengths, quality encoding,
  * GC content and the read count: exact for files up to 64 MiB, estimated
- * from a 16 MiB sample above that. Keys: docs/metadata-fastq.md.
+ * from a 4 MiB sample above that. Keys: docs/metadata-fastq.md.
  */
 #include <zlib.h>
 
@@ -11,10 +11,11 @@
 #include "strata/formats.h"
 
 #define FQ_LINE_MAX ((size_t)1 << 20)	  /* longest line accepted */
-#define FQ_BUF (4 * FQ_LINE_MAX)	  /* decompressed line buffer */
-#define FQ_IN ((size_t)1 << 20)		  /* compressed read size */
-#define FQ_EXACT_MAX ((uint64_t)64 << 20) /* files read whole up to this */
-#define FQ_SAMPLE ((uint64_t)16 << 20)	  /* decompressed bytes sampled */
+#define FQ_BUF (4 * FQ_LINE_MAX)	  /* largest decompressed buffer */
+#define FQ_BUF_MIN ((size_t)64 << 10)	  /* smallest, grown on need */
+#define FQ_IN ((size_t)1 << 20)		  /* largest compressed read */
+#define FQ_EXACT_MAX ((uint64_t)4 << 20)  /* files read whole up to this */
+#define FQ_SAMPLE ((uint64_t)4 << 20)	  /* decompressed bytes sampled */
 #define FQ_DECOMP_MAX ((uint64_t)1 << 30) /* bound on bytes decompressed */
 #define FQ_FIELD 96			  /* longest header field kept */
 #define FQ_ENV_EXACT "STRATA_FASTQ_EXACT_MAX_BYTES"
@@ -37,17 +38,19 @@ typedef struct fq_src {
 	bool gz, zinit, in_eof, member_end, done;
 	z_stream z;
 	uint8_t *in;
+	size_t in_cap;
 	uint64_t zin_base, zout_base; /* totals of finished members */
-	uint64_t plain_off;
 } fq_src;
 
 typedef struct fq_ctx {
 	fq_src src;
 	uint8_t *buf;
+	size_t cap; /* of buf: grows from what the file size suggests */
 	uint64_t file_size;
 	uint64_t stop_at; /* stop at the first record boundary past this */
 	bool stopped;	  /* stopped before the end: count is estimated */
 	uint64_t off;	  /* decompressed offset of the current line */
+	uint64_t rec_off; /* and of the current record */
 	uint64_t records;
 	unsigned line; /* 0..3: which line of a record comes next */
 	bool blank_tail, in_stats;
@@ -114,7 +117,7 @@ static int gz_fill(fq_src *s, uint8_t *dst, size_t room, size_t *got)
 	while (s->z.avail_out > 0) {
 		if (s->z.avail_in == 0 && !s->in_eof) {
 			size_t n;
-			if ((rc = read_some(s, s->in, FQ_IN, &n)))
+			if ((rc = read_some(s, s->in, s->in_cap, &n)))
 				return rc;
 			s->in_eof = n == 0;
 			s->z.next_in = s->in;
@@ -156,7 +159,6 @@ static int plain_fill(fq_src *s, uint8_t *dst, size_t room, size_t *got)
 		}
 		have += n;
 	}
-	s->plain_off += have;
 	*got = have;
 	return 0;
 }
@@ -366,12 +368,18 @@ static void parse_header(fq_name *nm, const char *p, size_t n)
 
 /* ---- records ---- */
 
-static int bad(fq_ctx *c, const char *what)
+static int bad_at(fq_ctx *c, uint64_t off, const char *what)
 {
 	return strata_error_set(
-	    STRATA_ECORRUPT,
-	    "'%s': record %" PRIu64 " at %sbyte %" PRIu64 ": %s", c->src.path,
-	    c->records + 1, c->src.gz ? "decompressed " : "", c->off, what);
+	    STRATA_ECORRUPT, "'%s': record %" PRIu64 ", %sbyte %" PRIu64 ": %s",
+	    c->src.path, c->records + 1, c->src.gz ? "decompressed " : "", off,
+	    what);
+}
+
+/* A bad line: names the record and where the line starts. */
+static int bad(fq_ctx *c, const char *what)
+{
+	return bad_at(c, c->off, what);
 }
 
 static void base_stats(fq_ctx *c, const uint8_t *p, size_t n)
@@ -412,6 +420,7 @@ static int header_line(fq_ctx *c, const uint8_t *p, size_t n)
 		return bad(c, "header line does not start with '@'");
 	if (c->records == 0)
 		parse_header(&c->name, (const char *)p + 1, n - 1);
+	c->rec_off = c->off;
 	c->in_stats = c->off < FQ_SAMPLE;
 	return 0;
 }
@@ -482,12 +491,26 @@ static int scan(fq_ctx *c, const uint8_t *buf, size_t len, size_t *used)
 	return 0;
 }
 
+/* Room for a partial line that fills over half the buffer. */
+static int grow(fq_ctx *c, size_t len)
+{
+	if (len <= c->cap / 2 || c->cap >= FQ_BUF)
+		return 0;
+	uint8_t *nb = strata_realloc(c->buf, c->cap * 2);
+	if (!nb)
+		return strata_error_set(STRATA_ENOMEM, "'%s': out of memory",
+					c->src.path);
+	c->buf = nb;
+	c->cap *= 2;
+	return 0;
+}
+
 static int read_records(fq_ctx *c)
 {
 	size_t len = 0, got, used;
 	int rc;
 	for (;;) {
-		if ((rc = src_fill(&c->src, c->buf + len, FQ_BUF - len, &got)))
+		if ((rc = src_fill(&c->src, c->buf + len, c->cap - len, &got)))
 			return rc;
 		len += got;
 		if ((rc = scan(c, c->buf, len, &used)))
@@ -500,13 +523,20 @@ static int read_records(fq_ctx *c)
 		if (len > FQ_LINE_MAX)
 			return bad(c, "line longer than 1 MiB");
 		memmove(c->buf, c->buf + used, len);
+		if ((rc = grow(c, len)))
+			return rc;
 	}
 	if (len && (rc = fq_line(c, c->buf + used, len)))
 		return rc;
 	c->off += len;
 	if (c->line != 0)
-		return bad(c, "file ends inside the record");
+		return bad_at(c, c->rec_off, "file ends inside the record");
 	return 0;
+}
+
+static size_t clamp(uint64_t v, size_t lo, size_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : (size_t)v;
 }
 
 /* ---- publishing ---- */
@@ -594,9 +624,10 @@ static int mate_from_file_name(const char *path)
 	base = base ? base + 1 : path;
 	for (const char *p = base; (p = strchr(p, '_')); p++) {
 		const char *d = p[1] == 'R' ? p + 2 : p + 1;
-		bool ext = d[1] == '.' && d[2] == 'f'; /* _1.fastq, _1.fq */
-		if ((d[0] == '1' || d[0] == '2') &&
-		    (d == p + 1 ? ext : d[1] == '.' || d[1] == '_'))
+		if (d[0] != '1' && d[0] != '2')
+			continue;
+		if (d == p + 1 ? d[1] == '.' && d[2] == 'f' /* _1.fq */
+			       : d[1] == '.' || d[1] == '_')
 			return d[0] - '0';
 	}
 	return 0;
@@ -688,7 +719,8 @@ static int open_src(fq_ctx *c, const char *path, const char **compression)
 		return strata_error_set(STRATA_EIO, "'%s': cannot seek", path);
 	if (!c->src.gz)
 		return 0;
-	if (!(c->src.in = strata_malloc(FQ_IN)))
+	c->src.in_cap = clamp(c->file_size, 4096, FQ_IN);
+	if (!(c->src.in = strata_malloc(c->src.in_cap)))
 		return strata_error_set(STRATA_ENOMEM, "'%s': out of memory",
 					path);
 	if (inflateInit2(&c->src.z, 15 + 16) != Z_OK)
@@ -721,7 +753,10 @@ int strata_fastq_read(const char *path, strata_attrs *out)
 	if ((rc = open_src(c, path, &compression)))
 		goto out;
 	c->stop_at = c->file_size > exact_max() ? FQ_SAMPLE : FQ_DECOMP_MAX;
-	if (!(c->buf = strata_malloc(FQ_BUF))) {
+	/* FASTQ gzips about fourfold */
+	uint64_t want = c->file_size < FQ_BUF ? c->file_size + 1 : FQ_BUF;
+	c->cap = clamp(c->src.gz ? want * 4 : want, FQ_BUF_MIN, FQ_BUF);
+	if (!(c->buf = strata_malloc(c->cap))) {
 		rc = strata_error_set(STRATA_ENOMEM, "'%s': out of memory",
 				      path);
 		goto out;

@@ -11,8 +11,9 @@
 #include "common/common.h"
 #include "strata/formats.h"
 
-#define MAX_DIRS 1024 /* directories walked */
-#define MAX_LEVELS 64 /* pyramid levels listed in wsi.level_dims */
+#define MAX_DIRS 1024  /* directories walked */
+#define MAX_LEVELS 64  /* pyramid levels listed in wsi.level_dims */
+#define MAX_SUBIFDS 32 /* SubIFDs of directory 0 followed */
 #define MAX_ALLOC ((tmsize_t)64 << 20)	/* one libtiff allocation */
 #define IO_BUDGET ((uint64_t)256 << 20) /* bytes libtiff may read in all */
 
@@ -279,6 +280,13 @@ static bool next_tag(const char *p, const char *end, xtag *t, const char **np)
 {
 	while ((p = memchr(p, '<', (size_t)(end - p)))) {
 		const char *q = ++p;
+		if (end - q >= 3 && !memcmp(q, "!--", 3)) {
+			const char *c = memmem(q, (size_t)(end - q), "-->", 3);
+			if (!c)
+				return false;
+			p = c + 3;
+			continue;
+		}
 		t->close = q < end && *q == '/';
 		q += t->close;
 		t->name = q;
@@ -458,7 +466,9 @@ static bool is_ome(const char *s)
 	xtag t;
 	while (is_space(*p))
 		p++;
-	for (int i = 0; *p == '<' && i < 8 && next_tag(p, end, &t, &p); i++)
+	if (*p != '<')
+		return false;
+	for (int i = 0; i < 8 && next_tag(p, end, &t, &p); i++)
 		if (t.name[0] != '?' && t.name[0] != '!')
 			return tag_is(&t, "OME");
 	return false;
@@ -527,7 +537,7 @@ static int publish_l0(strata_attrs *out, TIFF *tif, const walk *w)
 
 static int publish_levels(strata_attrs *out, const walk *w)
 {
-	char s[MAX_LEVELS * 22];
+	char s[MAX_LEVELS * 24]; /* "4294967295x4294967295," each */
 	size_t o = 0;
 	for (int i = 0; i < w->nlevels; i++)
 		o += (size_t)snprintf(s + o, sizeof(s) - o, "%s%ux%u",
@@ -554,6 +564,24 @@ static int read_desc0(strata_attrs *out, const dir *d, const char **vendor)
 	return rc;
 }
 
+/* Reduced levels kept as SubIFDs of directory 0 (OME-TIFF 6 pyramids).
+ * Leaves directory 0 current again; false if that fails. */
+static bool walk_subifds(TIFF *tif, walk *w)
+{
+	uint16_t n = 0;
+	toff_t *offs = NULL, copy[MAX_SUBIFDS];
+	if (!TIFFGetField(tif, TIFFTAG_SUBIFD, &n, &offs) || !offs || !n)
+		return true;
+	n = n < MAX_SUBIFDS ? n : MAX_SUBIFDS;
+	memcpy(copy, offs, n * sizeof(copy[0]));
+	for (uint16_t i = 0; i < n && TIFFSetSubDirectory(tif, copy[i]); i++) {
+		dir d;
+		read_dir(tif, &d);
+		add_level(w, &d, false);
+	}
+	return TIFFSetDirectory(tif, 0) != 0;
+}
+
 static int walk_dirs(strata_attrs *out, TIFF *tif, walk *w)
 {
 	const char *vendor = NULL;
@@ -564,13 +592,15 @@ static int walk_dirs(strata_attrs *out, TIFF *tif, walk *w)
 	int rc = read_desc0(out, &d, &vendor);
 	bool aperio = !strcmp(vendor, "aperio");
 	add_level(w, &d, aperio);
+	w->ndirs = 1;
+	if (rc || !walk_subifds(tif, w))
+		return rc;
 	/* a damaged later directory ends the walk; what came before stands */
-	for (w->ndirs = 1; !rc && w->ndirs < MAX_DIRS && TIFFReadDirectory(tif);
-	     w->ndirs++) {
+	for (; w->ndirs < MAX_DIRS && TIFFReadDirectory(tif); w->ndirs++) {
 		read_dir(tif, &d);
 		add_level(w, &d, aperio);
 	}
-	return rc;
+	return 0;
 }
 
 static int read_open(const char *path, strata_attrs *out, TIFF *tif)
