@@ -65,6 +65,7 @@ typedef struct fq_ctx {
 static int read_some(fq_src *s, uint8_t *dst, size_t room, size_t *got)
 {
 	ssize_t n;
+	*got = 0;
 	do
 		n = read(s->fd, dst, room);
 	while (n < 0 && errno == EINTR);
