@@ -151,6 +151,14 @@ typedef struct qp {
 	bindv *binds;
 	size_t nbinds, capbinds;
 	int depth;
+	/* A query that is only `term and term and ...` is run from its most
+	 * selective term, the others probed per file (EXISTS on the
+	 * (file_id, key, v) index) instead of each materialised in full. */
+	bool pure_and;
+	int nterms, driver; /* driver < 0: every term as an IN list */
+	struct {
+		size_t sql0, sql1, bind0, bind1;
+	} terms[16];
 } qp;
 
 static int qerr(qp *q, const char *what)
@@ -320,14 +328,28 @@ static int term(qp *q)
 	if (!strcmp(key, "size") || !strcmp(key, "version") ||
 	    !strcmp(key, "layer") || !strcmp(key, "class") ||
 	    !strcmp(key, "dataset") || !strcmp(key, "path")) {
+		q->pure_and = false;
 		rc = file_term(q, key, op, val);
 		return rc ? rc : next(q);
 	}
 	bool neg = !strcmp(op, "!=");
-	if ((rc = strata_buf_printf(&q->sql,
-				    "f.rowid %sIN (SELECT file_id FROM "
-				    "attrs WHERE key = ",
-				    neg ? "NOT " : "")) ||
+	int no = q->nterms++;
+	if (neg)
+		q->pure_and = false;
+	bool probe = q->driver >= 0 && no != q->driver;
+	if ((rc = strata_buf_printf(
+		 &q->sql, "%s",
+		 probe ? "EXISTS (SELECT 1 FROM attrs a2 INDEXED BY "
+			 "attrs_by_file_key WHERE a2.file_id = "
+			 "f.rowid AND "
+		 : neg ? "f.rowid NOT IN (SELECT file_id FROM attrs WHERE "
+		       : "f.rowid IN (SELECT file_id FROM attrs WHERE ")))
+		return rc;
+	if (no < 16) {
+		q->terms[no].sql0 = q->sql.len;
+		q->terms[no].bind0 = q->nbinds;
+	}
+	if ((rc = strata_buf_puts(&q->sql, "key = ")) ||
 	    (rc = bind_text(q, key)))
 		return rc;
 	if (strata_catalog_key_sealed(key)) {
@@ -368,6 +390,10 @@ static int term(qp *q)
 		    (rc = strata_buf_puts(&q->sql, " AND v < x''")))
 			return rc;
 	}
+	if (no < 16) {
+		q->terms[no].sql1 = q->sql.len;
+		q->terms[no].bind1 = q->nbinds;
+	}
 	if ((rc = strata_buf_puts(&q->sql, ")")))
 		return rc;
 	return next(q);
@@ -380,6 +406,8 @@ static int factor(qp *q)
 	int rc;
 	if (++q->depth > 64)
 		return qerr(q, "nested too deeply");
+	if (q->tok == T_NOT || q->tok == T_LP)
+		q->pure_and = false;
 	if (q->tok == T_NOT) {
 		if ((rc = strata_buf_puts(&q->sql, "NOT (")) ||
 		    (rc = next(q)) || (rc = factor(q)) ||
@@ -415,6 +443,7 @@ static int expr(qp *q)
 {
 	int rc = conjunction(q);
 	while (!rc && q->tok == T_OR) {
+		q->pure_and = false;
 		if (!(rc = strata_buf_puts(&q->sql, " OR ")) && !(rc = next(q)))
 			rc = conjunction(q);
 	}
@@ -470,52 +499,108 @@ static int explain(strata_catalog *c, const qp *q)
 	return 0;
 }
 
+/* The whole statement for `query` into q (which is reset first). */
+static int build(qp *q, strata_catalog *c, const char *query,
+		 const char *dataset, bool all_versions, int driver)
+{
+	int rc;
+	qp_release(q);
+	memset(q, 0, sizeof(*q));
+	q->c = c;
+	q->src = q->p = query;
+	q->pure_and = true;
+	q->driver = driver;
+	if ((rc = strata_buf_puts(
+		 &q->sql,
+		 "SELECT d.name_enc, s.version, f.path_enc, f.size, f.rowid"
+		 " FROM files f JOIN snapshots s ON s.id = f.snapshot_id"
+		 " JOIN datasets d ON d.id = s.dataset_id WHERE ")))
+		return rc;
+	if (!all_versions &&
+	    (rc = strata_buf_puts(&q->sql,
+				  "s.version = (SELECT max(version) FROM "
+				  "snapshots WHERE dataset_id = s.dataset_id)"
+				  " AND ")))
+		return rc;
+	if (dataset) {
+		bindv v = {3, NULL, 0, {0}, 0};
+		catalog__mac(c, v.b, "dataset", dataset, strlen(dataset));
+		if ((rc = strata_buf_puts(&q->sql, "d.name_mac = ")) ||
+		    (rc = bind_add(q, v)) ||
+		    (rc = strata_buf_puts(&q->sql, " AND ")))
+			return rc;
+	}
+	if ((rc = strata_buf_puts(&q->sql, "(")) || (rc = next(q)))
+		return rc;
+	if (q->tok == T_END)
+		return qerr(q, "empty query");
+	if ((rc = expr(q)))
+		return rc;
+	if (q->tok != T_END)
+		return qerr(q, "unexpected word");
+	if ((rc = strata_buf_puts(&q->sql,
+				  ") ORDER BY s.dataset_id, s.version")) ||
+	    (rc = strata_buf_cstr(&q->sql)))
+		return rc;
+	return 0;
+}
+
+/* How many rows term `i` matches, counting no further than a cap. */
+static int64_t estimate(strata_catalog *c, const qp *q, int i)
+{
+	sqlite3_stmt *st;
+	strata_buf b = STRATA_BUF_INIT;
+	int64_t n = INT64_MAX;
+	if (strata_buf_puts(
+		&b, "SELECT count(*) FROM (SELECT 1 FROM attrs WHERE ") ||
+	    strata_buf_put(&b, q->sql.ptr + q->terms[i].sql0,
+			   q->terms[i].sql1 - q->terms[i].sql0) ||
+	    strata_buf_puts(&b, " LIMIT 20000)") || strata_buf_cstr(&b))
+		goto out;
+	if (sqlite3_prepare_v2(c->db, (char *)b.ptr, -1, &st, NULL) !=
+	    SQLITE_OK)
+		goto out;
+	for (size_t k = q->terms[i].bind0; k < q->terms[i].bind1; k++) {
+		const bindv *v = &q->binds[k];
+		int at = (int)(k - q->terms[i].bind0) + 1;
+		if (v->kind == 1)
+			sqlite3_bind_text(st, at, v->s, -1, SQLITE_STATIC);
+		else if (v->kind == 2)
+			sqlite3_bind_double(st, at, v->d);
+		else
+			sqlite3_bind_blob(st, at, v->b, 32, SQLITE_STATIC);
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+out:
+	strata_buf_release(&b);
+	return n;
+}
+
 int strata_catalog_query(strata_catalog *c, const char *query,
 			 const char *dataset, bool all_versions,
 			 strata_cat_hit_cb cb, void *payload)
 {
 	qp q;
 	sqlite3_stmt *st = NULL;
-	int rc;
 	memset(&q, 0, sizeof(q));
-	q.c = c;
-	q.src = q.p = query;
-	if ((rc = strata_buf_puts(
-		 &q.sql,
-		 "SELECT d.name_enc, s.version, f.path_enc, f.size, f.rowid"
-		 " FROM files f JOIN snapshots s ON s.id = f.snapshot_id"
-		 " JOIN datasets d ON d.id = s.dataset_id WHERE ")))
+	int rc = build(&q, c, query, dataset, all_versions, -1);
+	if (rc)
 		goto out;
-	if (!all_versions &&
-	    (rc = strata_buf_puts(&q.sql,
-				  "s.version = (SELECT max(version) FROM "
-				  "snapshots WHERE dataset_id = s.dataset_id)"
-				  " AND ")))
-		goto out;
-	if (dataset) {
-		bindv v = {3, NULL, 0, {0}, 0};
-		catalog__mac(c, v.b, "dataset", dataset, strlen(dataset));
-		if ((rc = strata_buf_puts(&q.sql, "d.name_mac = ")) ||
-		    (rc = bind_add(&q, v)) ||
-		    (rc = strata_buf_puts(&q.sql, " AND ")))
+	if (q.pure_and && q.nterms >= 2 && q.nterms <= 16) {
+		int best = 0;
+		int64_t least = INT64_MAX;
+		for (int i = 0; i < q.nterms; i++) {
+			int64_t n = estimate(c, &q, i);
+			if (n < least) {
+				least = n;
+				best = i;
+			}
+		}
+		if ((rc = build(&q, c, query, dataset, all_versions, best)))
 			goto out;
 	}
-	if ((rc = strata_buf_puts(&q.sql, "(")) || (rc = next(&q)))
-		goto out;
-	if (q.tok == T_END) {
-		rc = qerr(&q, "empty query");
-		goto out;
-	}
-	if ((rc = expr(&q)))
-		goto out;
-	if (q.tok != T_END) {
-		rc = qerr(&q, "unexpected word");
-		goto out;
-	}
-	if ((rc = strata_buf_puts(&q.sql,
-				  ") ORDER BY s.dataset_id, s.version")) ||
-	    (rc = strata_buf_cstr(&q.sql)))
-		goto out;
 	if (getenv("STRATA_EXPLAIN") && (rc = explain(c, &q)))
 		goto out;
 	if (sqlite3_prepare_v2(c->db, (char *)q.sql.ptr, -1, &st, NULL) !=

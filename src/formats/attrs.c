@@ -8,7 +8,16 @@
 typedef struct entry {
 	strata_attr a;
 	char *key, *s; /* owned copies behind a.key, a.s */
+	uint32_t hash; /* of key: most lookups then skip strcmp */
 } entry;
+
+static uint32_t key_hash(const char *k)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (; *k; k++)
+		h = (h ^ (uint8_t)*k) * 16777619u;
+	return h;
+}
 
 struct strata_attrs {
 	entry *v;
@@ -68,8 +77,9 @@ static bool valid_utf8(const uint8_t *p, size_t n)
 /* The entry for `key`, added (empty) if absent. */
 static entry *slot(strata_attrs *a, const char *key)
 {
+	uint32_t h = key_hash(key);
 	for (size_t i = 0; i < a->n; i++)
-		if (!strcmp(a->v[i].key, key)) {
+		if (a->v[i].hash == h && !strcmp(a->v[i].key, key)) {
 			strata_free(a->v[i].s);
 			a->v[i].s = NULL;
 			a->v[i].a.s = NULL;
@@ -82,6 +92,7 @@ static entry *slot(strata_attrs *a, const char *key)
 	if (!(e->key = strata_strdup(key)))
 		return NULL;
 	e->a.key = e->key;
+	e->hash = h;
 	a->n++;
 	return e;
 }

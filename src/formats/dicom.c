@@ -25,7 +25,7 @@ int dicom__charset(const char *term, const uint16_t **table);
 #define MAX_ELEMS 4000000u		  /* element headers read per file */
 #define MAX_VALUE 65536u		  /* bytes of a recorded value */
 #define MAX_INFLATE ((uint64_t)256 << 20) /* inflated bytes per file */
-#define BUF_SIZE 65536u
+#define BUF_SIZE 16384u /* headers are a few KiB: read no more */
 #define UNDEF 0xffffffffu
 #define NO_END UINT64_MAX
 
