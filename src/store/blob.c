@@ -89,7 +89,10 @@ int strata_codec_seal(strata_codec *c, strata_buf *out, const uint8_t *p,
 	if (n > STRATA_BLOB_MAX)
 		return strata_error_set(STRATA_EINVAL,
 					"blob of %zu bytes is too large", n);
-	if (try_comp && !strata_codec_incompressible(c, p, n)) {
+	/* the sample test pays off on large chunks only: a small one is
+	 * cheaper to compress once and keep the result if it shrank */
+	if (try_comp &&
+	    (n <= 4 * SAMPLE || !strata_codec_incompressible(c, p, n))) {
 		size_t bound = ZSTD_compressBound(n);
 		strata_buf_reset(&c->tmp);
 		if ((rc = strata_buf_reserve(&c->tmp, bound)))
