@@ -9,17 +9,7 @@
 
 #include "common/common.h"
 #include "strata/formats.h"
-
-/* From dicom_dict.c. */
-typedef struct dicom__tag {
-	uint32_t tag;
-	char vr[3];
-	const char *keyword;
-} dicom__tag;
-
-const dicom__tag *dicom__dict_find(uint32_t tag);
-const char *dicom__ts_name(const char *uid);
-int dicom__charset(const char *term, const uint16_t **table);
+#include "formats/dicom_int.h"
 
 #define MAX_DEPTH 16			  /* nested sequences */
 #define MAX_ELEMS 4000000u		  /* element headers read per file */

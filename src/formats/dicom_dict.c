@@ -6,17 +6,7 @@
  */
 #include "common/common.h"
 #include "strata/formats.h"
-
-/* Shared with dicom.c (no private header: the two files are one reader). */
-typedef struct dicom__tag {
-	uint32_t tag;
-	char vr[3];
-	const char *keyword;
-} dicom__tag;
-
-const dicom__tag *dicom__dict_find(uint32_t tag);
-const char *dicom__ts_name(const char *uid);
-int dicom__charset(const char *term, const uint16_t **table);
+#include "formats/dicom_int.h"
 
 static const dicom__tag dict[] = {
     {0x00020002, "UI", "MediaStorageSOPClassUID"},
