@@ -44,6 +44,7 @@ typedef struct ingest {
 	int prefetch_stop;
 	repo_uploader *up;
 	repo_spool spool;
+	double t0;	 /* for STRATA_TRACE */
 	bool no_extract; /* STRATA_NO_EXTRACT: for measuring what it costs */
 	uint8_t (*sources)[32];
 	dev_t repo_dev; /* the repository's own directory is never ingested */
@@ -874,6 +875,17 @@ static void author(char *out, size_t n)
 	snprintf(out, n, "%s@%s", user ? user : "unknown", host);
 }
 
+/* STRATA_TRACE=1: time each phase on stderr (for tuning). */
+static void trace(const char *phase, double t0)
+{
+	static int on = -1;
+	if (on < 0)
+		on = getenv("STRATA_TRACE") != NULL;
+	if (on)
+		fprintf(stderr, "trace: %-8s %.3f s\n", phase,
+			strata_mono() - t0);
+}
+
 static int commit(ingest *g, const uint8_t root[32])
 {
 	strata_repo *r = g->r;
@@ -940,6 +952,7 @@ static int commit(ingest *g, const uint8_t root[32])
 		rc = strata_catalog_add_source(r->cat, x.row, g->sources[i],
 					       g->o->recipe);
 	strata_buf_release(&x.path);
+	trace("rows", g->t0);
 	if (rc || (rc = strata_catalog_commit(r->cat)))
 		goto fail;
 	g->st->version = s.version;
@@ -1051,17 +1064,6 @@ static int add_roots(ingest *g, const char *const *paths, size_t n,
 	return rc;
 }
 
-/* STRATA_TRACE=1: time each phase on stderr (for tuning). */
-static void trace(const char *phase, double t0)
-{
-	static int on = -1;
-	if (on < 0)
-		on = getenv("STRATA_TRACE") != NULL;
-	if (on)
-		fprintf(stderr, "trace: %-8s %.3f s\n", phase,
-			strata_mono() - t0);
-}
-
 static int check_opts(strata_repo *r, const char *const *paths, size_t n,
 		      const strata_ingest_opts *o)
 {
@@ -1136,6 +1138,7 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	g.st = st;
 	g.root.n.type = STRATA_NODE_DIR;
 	g.spool.fd = -1;
+	g.t0 = t0;
 	g.no_extract = getenv("STRATA_NO_EXTRACT") != NULL;
 	struct stat rsb;
 	if (!stat(r->be->location, &rsb)) {
