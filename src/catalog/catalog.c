@@ -33,10 +33,11 @@ static const char schema[] =
      * for identifying values, an HMAC (BLOB) while enc holds the sealed
      * value (SECURITY.md). SQLite orders numbers < texts < blobs, so one
      * (key, v) index answers every kind of comparison. */
+    /* clustered on (key, v): the table is its own value index, one
+     * b-tree fewer to update per attribute than a rowid table */
     "CREATE TABLE IF NOT EXISTS attrs("
-    " file_id INTEGER NOT NULL, key TEXT NOT NULL, v, enc BLOB);"
-    "CREATE INDEX IF NOT EXISTS attrs_by_v ON attrs(key, v);"
-    "DROP INDEX IF EXISTS attrs_by_file;"
+    " key TEXT NOT NULL, v NOT NULL, file_id INTEGER NOT NULL, enc BLOB,"
+    " PRIMARY KEY (key, v, file_id)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS attrs_by_file_key ON attrs(file_id, key, v);"
     "CREATE TABLE IF NOT EXISTS lineage("
     " child INTEGER NOT NULL REFERENCES snapshots, parent_object BLOB NOT NULL,"

@@ -71,9 +71,11 @@ int strata_catalog_add_attr(strata_catalog *c, int64_t file_row,
 	strata_buf enc = STRATA_BUF_INIT;
 	uint8_t mac[32];
 	int rc = 0;
-	if (!st &&
-	    sqlite3_prepare_v2(c->db, "INSERT INTO attrs VALUES(?,?,?,?)", -1,
-			       &c->ins_attr, NULL) != SQLITE_OK)
+	if (!st && sqlite3_prepare_v2(
+		       c->db,
+		       "INSERT OR REPLACE INTO attrs(file_id, key, v, enc) "
+		       "VALUES(?,?,?,?)",
+		       -1, &c->ins_attr, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "adding metadata");
 	st = c->ins_attr;
 	char num[64];
