@@ -573,6 +573,21 @@ static void *restore_work(void *arg)
 	return NULL;
 }
 
+/* Restore files in the order their first chunks lie in the packs, so a
+ * cold repository is read mostly forward and read-ahead helps. */
+static uint64_t first_place(const strata_index *ix, const rjob *j)
+{
+	const strata_index_ent *e =
+	    j->n.nchunks ? strata_index_find(ix, j->n.chunks[0]) : NULL;
+	return e ? (uint64_t)e->pack << 32 | e->offset : 0;
+}
+
+static int by_place(const void *a, const void *b, void *ix)
+{
+	uint64_t x = first_place(ix, a), y = first_place(ix, b);
+	return x < y ? -1 : x > y;
+}
+
 static int run_restore(restore_ctx *x, bool progress)
 {
 	enum { NT = 2 };
@@ -640,8 +655,11 @@ int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 	while (x.dst.len > 1 && x.dst.ptr[x.dst.len - 1] == '/')
 		x.dst.len--;
 	if ((rc = strata_buf_cstr(&x.dst)) ||
-	    (rc = restore_tree(&x, s.root, false)) ||
-	    (rc = run_restore(&x, progress)))
+	    (rc = restore_tree(&x, s.root, false)))
+		goto out;
+	if (x.njobs > 1)
+		qsort_r(x.jobs, x.njobs, sizeof(*x.jobs), by_place, &r->ix);
+	if ((rc = run_restore(&x, progress)))
 		goto out;
 	if (x.fatal)
 		rc = strata_error_set(x.fatal, "restore stopped: %s",
