@@ -13,36 +13,9 @@
 
 #include "common/common.h"
 #include "strata/formats.h"
+#include "fuzz_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int fuzz_fd = -1;
-static char fuzz_path[80];
-
-static void remove_input(void)
-{
-	unlink(fuzz_path);
-}
-
-static int input_file(const uint8_t *data, size_t size)
-{
-	if (fuzz_fd < 0) {
-		/* "_R1" exercises the mate-from-file-name fallback */
-		snprintf(fuzz_path, sizeof(fuzz_path),
-			 "/dev/shm/strata-fuzz-fastq-%ld_R1.fastq",
-			 (long)getpid());
-		fuzz_fd = open(fuzz_path,
-			       O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fuzz_fd < 0)
-			return -1;
-		atexit(remove_input);
-	}
-	if (ftruncate(fuzz_fd, 0) < 0)
-		return -1;
-	if (size && pwrite(fuzz_fd, data, size, 0) != (ssize_t)size)
-		return -1;
-	return 0;
-}
 
 static int64_t int_attr(const strata_attrs *a, const char *key, int64_t dflt)
 {
@@ -69,9 +42,11 @@ static void check(const strata_attrs *a)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	strata_attrs *a;
-	if (input_file(data, size) || strata_attrs_new(&a))
+	/* "_R1" exercises the mate-from-file-name fallback */
+	const char *path = fuzz_input_file("input_R1.fastq", data, size);
+	if (strata_attrs_new(&a))
 		abort();
-	if (!strata_fastq_read(fuzz_path, a))
+	if (!strata_fastq_read(path, a))
 		check(a);
 	strata_attrs_free(a);
 	return 0;

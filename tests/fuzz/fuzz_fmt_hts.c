@@ -12,38 +12,14 @@
 #include <unistd.h>
 
 #include "strata/formats.h"
+#include "fuzz_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int fd = -1;
-static char path[64];
-
-static void cleanup(void)
-{
-	if (path[0])
-		unlink(path);
-}
-
-static int open_once(void)
-{
-	if (fd >= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/dev/shm/strata-fuzz-hts-%ld",
-		 (long)getpid());
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	atexit(cleanup);
-	return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	strata_attrs *a = NULL;
-	if (open_once() != 0 || ftruncate(fd, 0) != 0)
-		abort();
-	if (size && pwrite(fd, data, size, 0) != (ssize_t)size)
-		abort();
+	const char *path = fuzz_input_file("input.bam", data, size);
 	if (strata_attrs_new(&a) != 0)
 		return 0;
 	(void)strata_hts_read(path, a);

@@ -12,37 +12,15 @@
 
 #include "common/common.h"
 #include "strata/formats.h"
+#include "fuzz_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char path[64];
-static int fd = -1;
-
-static void cleanup(void)
-{
-	if (fd >= 0)
-		unlink(path);
-}
-
-static int input_file(const uint8_t *data, size_t size)
-{
-	if (fd < 0) {
-		snprintf(path, sizeof(path), "/dev/shm/fuzz-nifti-%ld-XXXXXX",
-			 (long)getpid());
-		if ((fd = mkstemp(path)) < 0)
-			return -1;
-		atexit(cleanup);
-	}
-	if (ftruncate(fd, 0) ||
-	    (size && pwrite(fd, data, size, 0) != (ssize_t)size))
-		return -1;
-	return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	strata_attrs *a = NULL;
-	if (input_file(data, size) || strata_attrs_new(&a))
+	const char *path = fuzz_input_file("input.nii", data, size);
+	if (strata_attrs_new(&a))
 		abort();
 	strata_nifti_read(path, a);
 	strata_attrs_free(a);
