@@ -14,16 +14,13 @@
 
 #include "common/common.h"
 #include "strata/formats.h"
+#include "fmt_test.h"
 
 static char tmp_path[64];
 
 static const char *data_path(const char *name)
 {
-	static char buf[1024];
-	const char *dir = getenv("STRATA_TESTDATA");
-	snprintf(buf, sizeof(buf), "%s/nifti/%s",
-		 dir && *dir ? dir : "../shared/testdata", name);
-	return buf;
+	return sample_path("nifti", name);
 }
 
 /* Write p[0..n) to the temp file, gzip-compressed when gz. */
@@ -72,16 +69,6 @@ static void expect_fail(const char *path, const char *what)
 	strata_attrs_free(a);
 }
 
-static void eq_int(strata_attrs *a, const char *key, int64_t v)
-{
-	const strata_attr *x = strata_attrs_find(a, key);
-	if (!x)
-		fail_msg("missing %s", key);
-	assert_int_equal(x->type, STRATA_ATTR_INT);
-	if (x->i != v)
-		fail_msg("%s: %" PRId64 " != %" PRId64, key, x->i, v);
-}
-
 static void eq_real(strata_attrs *a, const char *key, double v)
 {
 	const strata_attr *x = strata_attrs_find(a, key);
@@ -91,21 +78,6 @@ static void eq_real(strata_attrs *a, const char *key, double v)
 	double diff = x->d > v ? x->d - v : v - x->d;
 	if (diff > 1e-6 * (v > 1 ? v : v < -1 ? -v : 1))
 		fail_msg("%s: %.9g != %.9g", key, x->d, v);
-}
-
-static void eq_str(strata_attrs *a, const char *key, const char *v)
-{
-	const strata_attr *x = strata_attrs_find(a, key);
-	if (!x)
-		fail_msg("missing %s", key);
-	assert_int_equal(x->type, STRATA_ATTR_STR);
-	assert_string_equal(x->s, v);
-}
-
-static void absent(strata_attrs *a, const char *key)
-{
-	if (strata_attrs_find(a, key))
-		fail_msg("unexpected %s", key);
 }
 
 static void test_anatomical_big_endian(void **state)

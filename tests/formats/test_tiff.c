@@ -13,16 +13,13 @@
 
 #include "common/common.h"
 #include "strata/formats.h"
+#include "fmt_test.h"
 
 static char tmp_path[64];
 
 static const char *data_path(const char *name)
 {
-	static char buf[1024];
-	const char *dir = getenv("STRATA_TESTDATA");
-	snprintf(buf, sizeof(buf), "%s/wsi/%s",
-		 dir && *dir ? dir : "../shared/testdata", name);
-	return buf;
+	return sample_path("wsi", name);
 }
 
 static const char *tmp_file(void)
@@ -70,16 +67,6 @@ static void expect_fail(const char *path, const char *what)
 	assert_non_null(strstr(strata_error_msg(), path));
 }
 
-static void eq_int(strata_attrs *a, const char *key, int64_t v)
-{
-	const strata_attr *x = strata_attrs_find(a, key);
-	if (!x)
-		fail_msg("missing %s", key);
-	assert_int_equal(x->type, STRATA_ATTR_INT);
-	if (x->i != v)
-		fail_msg("%s: %" PRId64 " != %" PRId64, key, x->i, v);
-}
-
 static void eq_real(strata_attrs *a, const char *key, double v)
 {
 	const strata_attr *x = strata_attrs_find(a, key);
@@ -89,21 +76,6 @@ static void eq_real(strata_attrs *a, const char *key, double v)
 	double d = x->d > v ? x->d - v : v - x->d;
 	if (d > 1e-9)
 		fail_msg("%s: %.12g != %.12g", key, x->d, v);
-}
-
-static void eq_str(strata_attrs *a, const char *key, const char *v)
-{
-	const strata_attr *x = strata_attrs_find(a, key);
-	if (!x)
-		fail_msg("missing %s", key);
-	assert_int_equal(x->type, STRATA_ATTR_STR);
-	assert_string_equal(x->s, v);
-}
-
-static void absent(strata_attrs *a, const char *key)
-{
-	if (strata_attrs_find(a, key))
-		fail_msg("unexpected %s", key);
 }
 
 static void test_svs(void **state)
