@@ -603,10 +603,16 @@ static void *thread_read(void *arg)
 			strata_attrs *a;
 			if (strata_attrs_new(&a))
 				return (void *)1;
-			int rc = strata_hts_read(data_path(files[i]), a);
+			char path[1024]; /* data_path's buffer is shared */
+			snprintf(path, sizeof(path), "%s/%s", testdata(),
+				 files[i]);
+			int rc = strata_hts_read(path, a);
 			strata_attrs_free(a);
-			if (rc)
+			if (rc) {
+				fprintf(stderr, "thread read %s: %s\n",
+					files[i], strata_error_msg());
 				return (void *)1;
+			}
 		}
 	return NULL;
 }
