@@ -5,7 +5,15 @@ set -eu
 PKGS="build-essential cmake pkg-config libssl-dev libsodium-dev libzstd-dev
 libsqlite3-dev libcmocka-dev libhts-dev libtiff-dev zlib1g-dev
 clang-format git dcmtk samtools bcftools nifti-bin libtiff-tools python3 python3-pydicom htslib-test zstd time
-restic borgbackup"
+restic borgbackup
+libcurl4-gnutls-dev
+ceph-mon ceph-osd radosgw ceph-common awscli"
+# libcurl (the S3 backend): the GnuTLS flavour of the -dev package, because
+# libhts-dev depends on it and libcurl4-openssl-dev conflicts with it (apt
+# would remove libhts-dev). Either provides libcurl.pc and AWS SigV4.
+# ceph-mon ceph-osd radosgw ceph-common: the throw-away RGW the S3 tests run
+# against (tests/services/ceph-rgw.sh); awscli: /usr/bin/aws, the
+# independent client they cross-check with.
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

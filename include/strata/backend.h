@@ -59,6 +59,27 @@ struct strata_backend {
 int strata_backend_local_open(strata_backend **out, const char *path,
 			      int create);
 
+/*
+ * strata_backend_s3_open - a backend over the objects below "prefix/" in an
+ * S3 bucket, for `url` "s3://bucket[/prefix]". The endpoint, region and
+ * credentials come from the environment (AWS_ENDPOINT_URL, AWS_REGION,
+ * AWS_ACCESS_KEY_ID, ...; see docs/s3.md). The bucket must exist, unless
+ * `create`, which then creates it if absent; with `create` the prefix must
+ * not hold a repository (a "config" object) yet. local_dir() is a
+ * per-repository cache directory on this machine. *out is owned by the
+ * caller; release with strata_backend_close(). Returns 0, STRATA_ENOTFOUND
+ * (no bucket), STRATA_EEXIST, STRATA_EAUTH (credentials), STRATA_EIO
+ * (endpoint unreachable after retries) or STRATA_EINVAL (bad url or env).
+ */
+int strata_backend_s3_open(strata_backend **out, const char *url, int create);
+
+/*
+ * strata_backend_open - the backend for `location`: "s3://..." opens S3
+ * (strata_backend_s3_open), anything else a local directory
+ * (strata_backend_local_open). Same ownership and errors as those.
+ */
+int strata_backend_open(strata_backend **out, const char *location, int create);
+
 void strata_backend_close(strata_backend *be);
 
 #endif
