@@ -20,7 +20,8 @@ typedef struct strata_auth {
 } strata_auth;
 
 typedef struct strata_repo_config {
-	const char *zone; /* default "onprem" */
+	const char *zone;  /* default "onprem" */
+	const char *allow; /* classes the zone may hold; NULL: all */
 	uint32_t chunk_min, chunk_avg,
 	    chunk_max;		     /* 0: 256 KiB / 1 MiB / 4 MiB */
 	uint32_t pack_size;	     /* 0: 32 MiB */
@@ -52,7 +53,8 @@ typedef struct strata_ingest_opts {
 	bool progress;
 	const char *const *from; /* lineage: source versions "NAME@vN" */
 	size_t nfrom;
-	const char *recipe; /* "tool=...,version=...,params=..." */
+	const char *recipe;   /* "tool=...,version=...,params=..." */
+	const char *subjects; /* "path,subject" CSV, or NULL */
 } strata_ingest_opts;
 
 typedef struct strata_ingest_stats {
@@ -215,5 +217,93 @@ int strata_repo_speed(strata_repo *r, const uint8_t *buf, size_t len,
 /* The same without a repository (random keys, default parameters). */
 int strata_speed(const uint8_t *buf, size_t len, int threads,
 		 double *bytes_per_sec);
+
+/* ---- governance (govapi.c; docs/governance.md) ----
+ * The actor is STRATA_USER, or the OS user. Every call below is decided
+ * by the repository's gate and lands in its audit log. */
+const char *strata_repo_actor(const strata_repo *r);
+/* The actor's role, or NULL when they have none. */
+const char *strata_repo_role(const strata_repo *r);
+/* Whether the actor may see attribute `key` (PHI attributes are hidden
+ * from roles that may not read PHI). */
+bool strata_repo_may_see(strata_repo *r, const char *key);
+/* The purpose of this session's requests (DUO purpose syntax,
+ * docs/consent.md); NULL: the user's default purpose. */
+int strata_repo_set_purpose(strata_repo *r, const char *purpose);
+
+typedef struct strata_user_info {
+	const char *name, *role, *purpose;
+} strata_user_info;
+typedef int (*strata_user_cb)(const strata_user_info *u, void *payload);
+int strata_repo_user_add(strata_repo *r, const char *name, const char *role,
+			 const char *purpose);
+int strata_repo_user_rm(strata_repo *r, const char *name);
+int strata_repo_users(strata_repo *r, strata_user_cb cb, void *payload);
+
+typedef struct strata_role_info {
+	const char *name, *grants;
+	bool builtin;
+} strata_role_info;
+typedef int (*strata_role_cb)(const strata_role_info *ri, void *payload);
+int strata_repo_role_add(strata_repo *r, const char *name, const char *grants);
+int strata_repo_roles(strata_repo *r, strata_role_cb cb, void *payload);
+
+/* The zone's name and the classes it allows ("phi,deid" or "all"). */
+int strata_repo_zone_get(strata_repo *r, const char **name, char *allows,
+			 size_t n);
+int strata_repo_zone_set(strata_repo *r, const char *allow);
+
+typedef struct strata_consent_info {
+	const char *target; /* dataset, or subject pseudonym */
+	const char *codes;
+	const char *by;
+	int64_t time_ns;
+	bool subject, withdrawn;
+} strata_consent_info;
+typedef int (*strata_consent_cb)(const strata_consent_info *ci, void *payload);
+/* target: a dataset name, a subject pseudonym ("sub-..."), or a subject
+ * identifier (turned into its pseudonym; never stored). */
+int strata_repo_consent_set(strata_repo *r, const char *target,
+			    const char *codes);
+int strata_repo_consent_withdraw(strata_repo *r, const char *subject);
+int strata_repo_consents(strata_repo *r, strata_consent_cb cb, void *payload);
+/* The pseudonym of a subject given as pseudonym or identifier. */
+int strata_repo_subject(strata_repo *r, const char *subject, char out[24]);
+
+typedef struct strata_impact_info {
+	const char *dataset;
+	uint32_t version;
+	const char *path; /* a file of the subject; NULL: the whole version,
+			     derived from their data (via) */
+	size_t path_len;
+	const char *via;
+} strata_impact_info;
+typedef int (*strata_impact_cb)(const strata_impact_info *ii, void *payload);
+int strata_repo_impact(strata_repo *r, const char *subject, strata_impact_cb cb,
+		       void *payload);
+
+typedef struct strata_subject_info {
+	const char *pseudonym, *identifier;
+} strata_subject_info;
+typedef int (*strata_subject_cb)(const strata_subject_info *si, void *payload);
+/* The identifier <-> pseudonym table (stewards: action reidentify). */
+int strata_repo_subjects(strata_repo *r, strata_subject_cb cb, void *payload);
+
+/* The guardrail policy file (docs/policy.md); an empty text removes it. */
+int strata_repo_policy_set(strata_repo *r, const char *text, size_t len);
+/* *text: borrowed, NULL when there is none. */
+int strata_repo_policy_get(strata_repo *r, const char **text);
+
+/* Audit log (docs/audit.md). */
+struct strata_audit_rec;
+struct strata_audit_filter;
+struct strata_audit_report;
+int strata_repo_audit_scan(strata_repo *r, const struct strata_audit_filter *f,
+			   int (*cb)(const struct strata_audit_rec *rec,
+				     void *payload),
+			   void *payload);
+int strata_repo_audit_verify(strata_repo *r, struct strata_audit_report *rep);
+/* The directory of the audit log. */
+const char *strata_repo_audit_dir(strata_repo *r);
 
 #endif

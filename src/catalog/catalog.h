@@ -100,6 +100,11 @@ int strata_catalog_file_row(strata_catalog *c, const uint8_t snap_id[32],
 int strata_catalog_summary(strata_catalog *c, const uint8_t snap_id[32],
 			   const char *key, strata_cat_attr_cb cb,
 			   void *payload);
+/* Distinct values of an unsealed `key` over a snapshot's files, or over
+ * one file when file_row is not 0; cb gets type 1 and the text. */
+int strata_catalog_values(strata_catalog *c, const uint8_t snap_id[32],
+			  int64_t file_row, const char *key,
+			  strata_cat_attr_cb cb, void *payload);
 /* Lineage edges of a snapshot object: up (its sources) or down (what was
  * made from it). cb gets the other snapshot's object id and recipe. */
 typedef int (*strata_cat_edge_cb)(const uint8_t other[32], const char *recipe,

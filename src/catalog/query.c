@@ -43,6 +43,7 @@ static const char *const sealed_keys[] = {
     "seq.run",
     "seq.flowcell",
     "seq.instrument",
+    "subject.id",
 };
 
 bool strata_catalog_key_sealed(const char *key)
@@ -808,6 +809,33 @@ int strata_catalog_snap_name(strata_catalog *c, const uint8_t snap_id[32],
 		rc = strata_error_set(
 		    STRATA_ENOTFOUND,
 		    "source snapshot is not in this repository");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int strata_catalog_values(strata_catalog *c, const uint8_t snap_id[32],
+			  int64_t file_row, const char *key,
+			  strata_cat_attr_cb cb, void *payload)
+{
+	sqlite3_stmt *st;
+	int64_t sr = 0;
+	int rc = file_row ? 0 : snap_row(c, snap_id, &sr);
+	if (rc)
+		return rc;
+	const char *sql =
+	    file_row ? "SELECT DISTINCT v FROM attrs WHERE file_id = ? AND "
+		       "key = ? ORDER BY 1"
+		     : "SELECT DISTINCT a.v FROM attrs a JOIN files f ON "
+		       "f.rowid = a.file_id WHERE f.snapshot_id = ? AND "
+		       "a.key = ? ORDER BY 1";
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return catalog__db_err(c, "listing values");
+	sqlite3_bind_int64(st, 1, file_row ? file_row : sr);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		rc = cb(key, 1, v ? v : "", 0, payload);
 	}
 	sqlite3_finalize(st);
 	return rc;

@@ -9,6 +9,7 @@
 #include <getopt.h>
 
 #include "common/common.h"
+#include "policy/guardrail.h"
 #include "strata/repo.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_PARTIAL = 3 };
@@ -17,6 +18,7 @@ typedef struct cli {
 	const char *repo;
 	const char *password_file;
 	const char *key_file;
+	const char *purpose; /* --purpose, or STRATA_PURPOSE */
 	bool json;
 	bool quiet;
 	/* filled by cli_auth */
@@ -35,6 +37,7 @@ enum {
 	OPT_JSON = 1000,
 	OPT_PASSWORD_FILE,
 	OPT_KEY_FILE,
+	OPT_PURPOSE,
 	OPT_BASE = 1100
 };
 
@@ -76,6 +79,16 @@ int cmd_debug(cli *c, int argc, char **argv);
 int cmd_find(cli *c, int argc, char **argv);
 int cmd_show(cli *c, int argc, char **argv);
 int cmd_lineage(cli *c, int argc, char **argv);
+int cmd_user(cli *c, int argc, char **argv);
+int cmd_role(cli *c, int argc, char **argv);
+int cmd_zone(cli *c, int argc, char **argv);
+int cmd_consent(cli *c, int argc, char **argv);
+int cmd_impact(cli *c, int argc, char **argv);
+int cmd_subjects(cli *c, int argc, char **argv);
+int cmd_policy(cli *c, int argc, char **argv);
+int cmd_audit(cli *c, int argc, char **argv);
+extern const char usage_user[], usage_role[], usage_zone[], usage_consent[],
+    usage_impact[], usage_subjects[], usage_policy[], usage_audit[];
 
 extern const char usage_init[], usage_ingest[], usage_datasets[], usage_log[],
     usage_ls[], usage_cat[], usage_diff[], usage_restore[], usage_check[],

@@ -12,6 +12,7 @@ static const struct option common[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
     {"key-file", required_argument, NULL, OPT_KEY_FILE},
+    {"purpose", required_argument, NULL, OPT_PURPOSE},
 };
 #define NCOMMON (sizeof(common) / sizeof(common[0]))
 
@@ -77,6 +78,9 @@ int cli_getopt(cli *c, int argc, char **argv, const struct option *extra,
 			continue;
 		case OPT_KEY_FILE:
 			c->key_file = optarg;
+			continue;
+		case OPT_PURPOSE:
+			c->purpose = optarg;
 			continue;
 		case OPT_HELP:
 			fputs("usage: ", stdout);
@@ -191,7 +195,14 @@ int cli_open(cli *c, strata_repo **out)
 					"STRATA_REPO");
 	if ((rc = cli_auth(c, false)))
 		return rc;
-	return strata_repo_open(out, c->repo, &c->auth);
+	if ((rc = strata_repo_open(out, c->repo, &c->auth)))
+		return rc;
+	const char *p = c->purpose ? c->purpose : getenv("STRATA_PURPOSE");
+	if ((rc = strata_repo_set_purpose(*out, p && *p ? p : NULL))) {
+		strata_repo_close(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 int cli_fail(const char *what, int rc)

@@ -205,6 +205,8 @@ static int show_version(strata_repo *r, const char *spec, out *o)
 	}
 	for (size_t i = 0;
 	     !rc && i < sizeof(summary_keys) / sizeof(*summary_keys); i++) {
+		if (!strata_repo_may_see(r, summary_keys[i]))
+			continue; /* PHI, and the actor may not read PHI */
 		if (o->c->json) {
 			strata_json_key(&o->j, summary_keys[i]);
 			strata_json_obj_begin(&o->j);

@@ -20,12 +20,15 @@ const char usage_ingest[] =
     "  --threads N      worker threads (default: number of CPUs)\n"
     "  --from NAME@vN[,NAME@vM]  lineage: the versions this was made from\n"
     "  --recipe R       lineage: how (\"tool=...,version=...,params=...\")\n"
+    "  --subjects CSV   \"path,subject\" lines: link files to subjects\n"
+    "                   (else: DICOM Patient ID, @RG SM, VCF samples)\n"
+    "  --purpose P      the purpose of reading the --from sources\n"
     "  --json           print the summary as JSON\n"
     "  -q               no progress line\n"
     "\nExit status: 0 ok, 1 failed (no version made), 3 version made but\n"
     "some files could not be read (each named on stderr).\n";
 
-enum { O_FROM = OPT_BASE + 50, O_RECIPE };
+enum { O_FROM = OPT_BASE + 50, O_RECIPE, O_SUBJECTS };
 enum { O_DATASET = OPT_BASE, O_LAYER, O_CLASS, O_UPDATE, O_THREADS, O_MESSAGE };
 
 static void summary_json(const strata_ingest_opts *o,
@@ -118,9 +121,10 @@ int cmd_ingest(cli *c, int argc, char **argv)
 	    {"threads", required_argument, NULL, O_THREADS},
 	    {"from", required_argument, NULL, O_FROM},
 	    {"recipe", required_argument, NULL, O_RECIPE},
+	    {"subjects", required_argument, NULL, O_SUBJECTS},
 	    {NULL, 0, NULL, 0}};
-	strata_ingest_opts o = {NULL, "raw", "phi", NULL, false,
-				0,    true,  NULL,  0,	  NULL};
+	strata_ingest_opts o = {NULL, "raw", "phi", NULL, false, 0,
+				true, NULL,  0,	    NULL, NULL};
 	char *from_copy = NULL;
 	const char *from[64];
 	strata_ingest_stats st;
@@ -158,6 +162,9 @@ int cmd_ingest(cli *c, int argc, char **argv)
 			break;
 		case O_RECIPE:
 			o.recipe = optarg;
+			break;
+		case O_SUBJECTS:
+			o.subjects = optarg;
 			break;
 		case O_UPDATE:
 			o.update = true;

@@ -10,12 +10,14 @@ const char usage_init[] =
     "--password-file) with Argon2id, and/or by a key file (--key-file F;\n"
     "created if F does not exist).\n\n"
     "  --zone NAME         zone of the repository (default onprem)\n"
+    "  --allow CLASS,...   classes the zone may hold (default: all)\n"
+    "The creator (STRATA_USER, or the OS user) becomes its admin.\n"
     "  --chunk-min/--chunk-avg/--chunk-max BYTES   chunking bounds\n"
     "                      (default 262144 / 1048576 / 4194304)\n"
     "  --kdf-memory MIB    Argon2id memory (default 64)\n"
     "  --json              print the result as JSON\n";
 
-enum { O_ZONE = OPT_BASE, O_MIN, O_AVG, O_MAX, O_KDF };
+enum { O_ZONE = OPT_BASE, O_MIN, O_AVG, O_MAX, O_KDF, O_ALLOW };
 
 static int u32_arg(const char *s, uint32_t *out)
 {
@@ -30,6 +32,7 @@ int cmd_init(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"zone", required_argument, NULL, O_ZONE},
+	    {"allow", required_argument, NULL, O_ALLOW},
 	    {"chunk-min", required_argument, NULL, O_MIN},
 	    {"chunk-avg", required_argument, NULL, O_AVG},
 	    {"chunk-max", required_argument, NULL, O_MAX},
@@ -41,6 +44,9 @@ int cmd_init(cli *c, int argc, char **argv)
 	while ((o = cli_getopt(c, argc, argv, opts, usage_init)) != -1) {
 		uint32_t mib = 0;
 		switch (o) {
+		case O_ALLOW:
+			cfg.allow = optarg;
+			break;
 		case O_ZONE:
 			cfg.zone = optarg;
 			break;

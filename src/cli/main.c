@@ -18,12 +18,20 @@ static const cmd cmds[] = {
     {"show", cmd_show, usage_show},
     {"lineage", cmd_lineage, usage_lineage},
     {"debug", cmd_debug, usage_debug},
+    {"user", cmd_user, usage_user},
+    {"role", cmd_role, usage_role},
+    {"zone", cmd_zone, usage_zone},
+    {"consent", cmd_consent, usage_consent},
+    {"impact", cmd_impact, usage_impact},
+    {"subjects", cmd_subjects, usage_subjects},
+    {"policy", cmd_policy, usage_policy},
+    {"audit", cmd_audit, usage_audit},
 };
 
 static void help(FILE *f)
 {
 	fputs("usage: strata [-R REPO] [--password-file F] [--key-file F] "
-	      "[--json] [-q] COMMAND [ARGS]\n\n"
+	      "[--purpose P] [--json] [-q] COMMAND [ARGS]\n\n"
 	      "Governed, versioned, deduplicated, encrypted store for "
 	      "biomedical data.\n\ncommands:\n"
 	      "  init      create a repository\n"
@@ -38,7 +46,15 @@ static void help(FILE *f)
 	      "  find      find files by their metadata\n"
 	      "  show      show a version or a file with its metadata\n"
 	      "  lineage   walk the sources of a version, or what it made\n"
-	      "  debug     measure this machine (debug speed)\n\n"
+	      "  debug     measure this machine (debug speed)\n"
+	      "  user      add, list or remove users and their roles\n"
+	      "  role      list, show or add roles\n"
+	      "  zone      show or set the classes this zone may hold\n"
+	      "  consent   set, show or withdraw DUO consent\n"
+	      "  impact    every file and version of a subject\n"
+	      "  subjects  the identifier <-> pseudonym table (stewards)\n"
+	      "  policy    show, set or check the guardrail policy file\n"
+	      "  audit     read and verify the tamper-evident audit log\n\n"
 	      "The repository comes from -R or STRATA_REPO; the password from "
 	      "STRATA_PASSWORD\nor --password-file; a key file from --key-file "
 	      "or STRATA_KEY_FILE.\n'strata COMMAND -h' describes a command; "
@@ -52,6 +68,7 @@ int main(int argc, char **argv)
 	    {"repo", required_argument, NULL, 'R'},
 	    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
 	    {"key-file", required_argument, NULL, OPT_KEY_FILE},
+	    {"purpose", required_argument, NULL, OPT_PURPOSE},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -77,6 +94,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_KEY_FILE:
 			c.key_file = optarg;
+			break;
+		case OPT_PURPOSE:
+			c.purpose = optarg;
 			break;
 		case 'h':
 			help(stdout);

@@ -111,11 +111,54 @@ int repo__extract(repo_spool *sp, const char *path, const uint8_t *head,
 	return rc;
 }
 
+/* Keys whose values name the subjects a file is about. */
+static bool subject_key(const char *key)
+{
+	return !strcmp(key, "dicom.PatientID") || !strcmp(key, "seq.samples") ||
+	       !strcmp(key, "vcf.sample_names");
+}
+
+static int add_subject(strata_repo *r, int64_t file_row, const char *id,
+		       size_t n)
+{
+	char buf[256], pseudo[24];
+	while (n && (*id == ' ' || *id == '\t'))
+		id++, n--;
+	while (n && (id[n - 1] == ' ' || id[n - 1] == '\t'))
+		n--;
+	if (!n || n >= sizeof(buf))
+		return 0;
+	memcpy(buf, id, n);
+	buf[n] = 0;
+	repo__pseudonym(r, buf, pseudo);
+	int rc = strata_catalog_add_attr(r->cat, file_row, "subject.id",
+					 STRATA_ATTR_STR, buf, 0);
+	if (!rc)
+		rc = strata_catalog_add_attr(r->cat, file_row, "subject",
+					     STRATA_ATTR_STR, pseudo, 0);
+	return rc;
+}
+
+/* A comma-separated list of identifiers. */
+static int add_subjects(strata_repo *r, int64_t file_row, const char *list)
+{
+	int rc = 0;
+	for (const char *p = list; !rc && *p;) {
+		size_t n = strcspn(p, ",");
+		rc = add_subject(r, file_row, p, n);
+		p += n + (p[n] == ',');
+	}
+	return rc;
+}
+
 int repo__meta_to_catalog(strata_repo *r, repo_spool *sp, const repo_meta *m,
-			  int64_t file_row)
+			  int64_t file_row, const char *mapped_id)
 {
 	strata_rd rd;
 	int rc = 0;
+	if (mapped_id &&
+	    (rc = add_subject(r, file_row, mapped_id, strlen(mapped_id))))
+		return rc;
 	if (!m->len)
 		return 0;
 	uint8_t *p = strata_malloc(m->len);
@@ -151,6 +194,8 @@ int repo__meta_to_catalog(strata_repo *r, repo_spool *sp, const repo_meta *m,
 				memcpy(&d, &u, 8);
 		}
 		rc = strata_catalog_add_attr(r->cat, file_row, key, type, s, d);
+		if (!rc && s && !mapped_id && subject_key(key))
+			rc = add_subjects(r, file_row, s);
 		strata_free(s);
 	}
 	strata_free(p);
@@ -207,4 +252,110 @@ void repo__cutter_start(repo_cutter *c, const strata_cuts *hints,
 	memset(c, 0, sizeof(*c));
 	c->hints = getenv("STRATA_NO_CUTS") ? &none : hints;
 	c->bgzf = bgzf_block(head, n) != 0;
+}
+
+/* ---- ingest --subjects FILE ---- */
+
+static int cmp_path(const void *a, const void *b, void *payload)
+{
+	const char *const *paths = payload;
+	return strcmp(paths[*(const size_t *)a], paths[*(const size_t *)b]);
+}
+
+int repo__subject_map_load(repo_subject_map *m, const char *file)
+{
+	FILE *f = fopen(file, "r");
+	char line[4096];
+	size_t cap = 0, capi = 0, lineno = 0;
+	int rc = 0;
+	memset(m, 0, sizeof(*m));
+	if (!f)
+		return strata_error_set(strata_errno_code(errno),
+					"--subjects '%s': %s", file,
+					strerror(errno));
+	while (!rc && fgets(line, sizeof(line), f)) {
+		lineno++;
+		size_t n = strcspn(line, "\r\n");
+		line[n] = 0;
+		if (!n || line[0] == '#' ||
+		    (lineno == 1 && !strcmp(line, "path,subject")))
+			continue;
+		char *comma = strrchr(line, ',');
+		if (!comma || comma == line || !comma[1]) {
+			rc = strata_error_set(STRATA_EINVAL,
+					      "--subjects '%s' line %zu: "
+					      "expected 'path,subject'",
+					      file, lineno);
+			break;
+		}
+		*comma = 0;
+		const char *path = line;
+		while (*path == '/')
+			path++;
+		if (strata_grow(&m->path, &cap, m->n, sizeof(*m->path)) ||
+		    strata_grow(&m->id, &capi, m->n, sizeof(*m->id)) ||
+		    !(m->path[m->n] = strata_strdup(path)) ||
+		    !(m->id[m->n] = strata_strdup(comma + 1))) {
+			if (m->n < cap && m->path[m->n])
+				strata_free(m->path[m->n]);
+			rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+			break;
+		}
+		m->n++;
+	}
+	if (!rc && ferror(f))
+		rc = strata_error_set(STRATA_EIO, "--subjects '%s': read error",
+				      file);
+	fclose(f);
+	if (rc) {
+		repo__subject_map_release(m);
+		return rc;
+	}
+	/* sort both arrays by path */
+	size_t *ord = m->n ? strata_calloc(m->n, sizeof(*ord)) : NULL;
+	char **p2 = m->n ? strata_calloc(m->n, sizeof(*p2)) : NULL;
+	char **i2 = m->n ? strata_calloc(m->n, sizeof(*i2)) : NULL;
+	if (m->n && (!ord || !p2 || !i2)) {
+		strata_free(ord), strata_free(p2), strata_free(i2);
+		repo__subject_map_release(m);
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < m->n; i++)
+		ord[i] = i;
+	qsort_r(ord, m->n, sizeof(*ord), cmp_path, m->path);
+	for (size_t i = 0; i < m->n; i++) {
+		p2[i] = m->path[ord[i]];
+		i2[i] = m->id[ord[i]];
+	}
+	strata_free(m->path), strata_free(m->id), strata_free(ord);
+	m->path = p2;
+	m->id = i2;
+	return 0;
+}
+
+void repo__subject_map_release(repo_subject_map *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		strata_free(m->path[i]);
+		strata_free(m->id[i]);
+	}
+	strata_free(m->path);
+	strata_free(m->id);
+	memset(m, 0, sizeof(*m));
+}
+
+const char *repo__subject_map_find(const repo_subject_map *m, const char *path)
+{
+	size_t lo = 0, hi = m ? m->n : 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(m->path[mid], path);
+		if (!c)
+			return m->id[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }

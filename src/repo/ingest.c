@@ -24,6 +24,7 @@ typedef struct inode {
 } inode;
 
 typedef struct ingest {
+	repo_subject_map subjects;
 	strata_repo *r;
 	const strata_ingest_opts *o;
 	strata_ingest_stats *st;
@@ -855,9 +856,15 @@ static int add_rows(import_ctx *x, const inode *d)
 			rc = strata_catalog_add_file(
 			    x->r->cat, x->row, (char *)x->path.ptr, x->path.len,
 			    k->n.size, k->n.sha256, x->layer, x->klass, &frow);
+			const char *sid =
+			    x->subjects && x->subjects->n &&
+				    !strata_buf_cstr(&x->path)
+				? repo__subject_map_find(x->subjects,
+							 (char *)x->path.ptr)
+				: NULL;
 			if (!rc && x->spool)
 				rc = repo__meta_to_catalog(x->r, x->spool,
-							   &k->meta, frow);
+							   &k->meta, frow, sid);
 		}
 	}
 	x->path.len = base;
@@ -945,7 +952,8 @@ static int commit(ingest *g, const uint8_t root[32])
 	cs.files = s.files;
 	cs.bytes = s.bytes;
 	cs.parent_version = latest;
-	import_ctx x = {r, 0, s.layer, s.klass, STRATA_BUF_INIT, &g->spool};
+	import_ctx x = {
+	    r, 0, s.layer, s.klass, STRATA_BUF_INIT, &g->spool, &g->subjects};
 	if (!(rc = strata_catalog_add_snapshot(r->cat, &cs, &x.row)))
 		rc = add_rows(&x, &g->root);
 	for (size_t i = 0; !rc && i < g->o->nfrom; i++)
@@ -1118,6 +1126,26 @@ static int resolve_sources(ingest *g)
 	return 0;
 }
 
+/* The gate: reading each source, then writing the new version. */
+static int ingest_gate(strata_repo *r, const strata_ingest_opts *o)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < o->nfrom; i++) {
+		rc = repo__gate_read(r, "derive", o->from[i], NULL);
+		repo__audit_done(r, rc, 0);
+	}
+	if (rc)
+		return rc;
+	repo_access a;
+	memset(&a, 0, sizeof(a));
+	a.action = o->nfrom ? STRATA_ACT_DERIVE : STRATA_ACT_WRITE;
+	a.verb = "ingest";
+	a.dataset = o->dataset;
+	a.layer = o->layer;
+	a.klass = o->klass;
+	return repo__gate(r, &a);
+}
+
 int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 		       const strata_ingest_opts *o, strata_ingest_stats *st)
 {
@@ -1130,8 +1158,13 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	memset(st, 0, sizeof(*st));
 	memset(&g, 0, sizeof(g));
 	memset(&tc, 0, sizeof(tc));
-	if ((rc = check_opts(r, paths, n, o)))
+	if ((rc = check_opts(r, paths, n, o)) || (rc = ingest_gate(r, o)))
 		return rc;
+	if (o->subjects &&
+	    (rc = repo__subject_map_load(&g.subjects, o->subjects))) {
+		repo__audit_done(r, rc, 0);
+		return rc;
+	}
 	strata_formats_init(); /* touches the environment: before threads */
 	g.r = r;
 	g.o = o;
@@ -1214,6 +1247,8 @@ out:
 	strata_free(g.jobs);
 	strata_free(g.sources);
 	repo__spool_close(&g.spool);
+	repo__subject_map_release(&g.subjects);
+	repo__audit_done(r, rc, st->bytes_total);
 	pthread_mutex_destroy(&g.lock);
 	pthread_mutex_destroy(&g.qlock);
 	pthread_cond_destroy(&g.qcond);

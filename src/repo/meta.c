@@ -18,12 +18,86 @@ static int find_one(const strata_cat_hit *h, void *payload)
 	return x->cb(&hit, x->payload);
 }
 
+/* The first identifying (sealed) key a query names, or NULL. */
+static const char *names_phi_key(const char *q, char *key, size_t n)
+{
+	while (*q) {
+		size_t len =
+		    strspn(q, "abcdefghijklmnopqrstuvwxyz"
+			      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._");
+		if (!len) {
+			char quote = *q++;
+			if (quote == '\'' || quote == '"') { /* skip values */
+				while (*q && *q != quote)
+					q++;
+				q += *q != 0;
+			}
+			continue;
+		}
+		snprintf(key, n, "%.*s", (int)len, q);
+		if (strata_catalog_key_sealed(key))
+			return key;
+		q += len;
+	}
+	return NULL;
+}
+
 int strata_repo_find(strata_repo *r, const char *query, const char *dataset,
 		     bool all_versions, strata_hit_cb cb, void *payload)
 {
 	find_ctx x = {cb, payload};
-	return strata_catalog_query(r->cat, query, dataset, all_versions,
-				    find_one, &x);
+	strata_buf q = STRATA_BUF_INIT;
+	char key[128];
+	int rc = repo__gate_read(r, "find", NULL, NULL);
+	if (rc)
+		goto out;
+	if (!repo__may_read_phi(r) && names_phi_key(query, key, sizeof(key))) {
+		rc = strata_error_set(STRATA_EDENIED,
+				      "denied by role: '%s' identifies a "
+				      "person, and role '%s' may not read "
+				      "class 'phi' data",
+				      key, strata_repo_role(r));
+		goto out;
+	}
+	/* only files of classes the actor may read are found; the user's
+	 * query comes last so its errors read as they would alone */
+	unsigned cl = repo__readable(r);
+	const char *qq = query;
+	if (cl != STRATA_CLASSES_ALL) {
+		rc = strata_buf_puts(&q, "(class = 'none'");
+		for (int c = 0; !rc && c < STRATA_NCLASSES; c++)
+			if (cl & (1u << c) &&
+			    !(rc = strata_buf_puts(&q, " or class = '")) &&
+			    !(rc = strata_buf_puts(&q, strata_class_name(c))))
+				rc = strata_buf_puts(&q, "'");
+		if (!rc && !(rc = strata_buf_puts(&q, ") and (")) &&
+		    !(rc = strata_buf_puts(&q, query)) &&
+		    !(rc = strata_buf_puts(&q, ")")))
+			rc = strata_buf_cstr(&q);
+		qq = (char *)q.ptr;
+	}
+	if (!rc)
+		rc = strata_catalog_query(r->cat, qq, dataset, all_versions,
+					  find_one, &x);
+out:
+	strata_buf_release(&q);
+	repo__audit_done(r, rc, 0);
+	return rc;
+}
+
+typedef struct meta_filter {
+	strata_meta_cb cb;
+	void *payload;
+} meta_filter;
+
+/* PHI attributes are hidden from those who may not read PHI. */
+static int no_phi(const char *key, int type, const char *s, double n,
+		  void *payload)
+{
+	meta_filter *f = payload;
+	if (strata_catalog_key_sealed(key))
+		return 0;
+	return f->cb(key, type, s, n, f->payload);
 }
 
 int strata_repo_file_meta(strata_repo *r, const char *spec, const char *path,
@@ -32,15 +106,22 @@ int strata_repo_file_meta(strata_repo *r, const char *spec, const char *path,
 	strata_snapshot s;
 	uint8_t id[32];
 	int64_t row;
+	meta_filter f = {cb, payload};
 	while (*path == '/')
 		path++;
-	int rc = repo__open_spec(r, spec, &s, id);
-	if (rc)
-		return rc;
+	int rc = repo__gate_read(r, "show", spec, path);
+	if (rc || (rc = repo__open_spec(r, spec, &s, id)))
+		goto out;
 	strata_snapshot_release(&s);
 	if ((rc = strata_catalog_file_row(r->cat, id, path, &row)))
-		return strata_error_prefix(rc, "'%s': ", spec);
-	return strata_catalog_file_attrs(r->cat, row, cb, payload);
+		strata_error_prefix(rc, "'%s': ", spec);
+	else if (repo__may_read_phi(r))
+		rc = strata_catalog_file_attrs(r->cat, row, cb, payload);
+	else
+		rc = strata_catalog_file_attrs(r->cat, row, no_phi, &f);
+out:
+	repo__audit_done(r, rc, 0);
+	return rc;
 }
 
 int strata_repo_summary(strata_repo *r, const char *spec, const char *key,
@@ -48,11 +129,15 @@ int strata_repo_summary(strata_repo *r, const char *spec, const char *key,
 {
 	strata_snapshot s;
 	uint8_t id[32];
-	int rc = repo__open_spec(r, spec, &s, id);
-	if (rc)
-		return rc;
-	strata_snapshot_release(&s);
-	return strata_catalog_summary(r->cat, id, key, cb, payload);
+	if (!repo__may_read_phi(r) && strata_catalog_key_sealed(key))
+		return 0;
+	int rc = repo__gate_read(r, "show", spec, NULL);
+	if (!rc && !(rc = repo__open_spec(r, spec, &s, id))) {
+		strata_snapshot_release(&s);
+		rc = strata_catalog_summary(r->cat, id, key, cb, payload);
+	}
+	repo__audit_done(r, rc, 0);
+	return rc;
 }
 
 static char *name_of(strata_repo *r, const uint8_t id[32])
@@ -77,9 +162,11 @@ int strata_repo_version(strata_repo *r, const char *spec, strata_version_cb cb,
 	strata_version_info v;
 	uint8_t id[32];
 	char **names = NULL;
-	int rc = repo__open_spec(r, spec, &s, id);
-	if (rc)
+	int rc = repo__gate_read(r, "show", spec, NULL);
+	if (rc || (rc = repo__open_spec(r, spec, &s, id))) {
+		repo__audit_done(r, rc, 0);
 		return rc;
+	}
 	memset(&v, 0, sizeof(v));
 	v.dataset = s.dataset;
 	v.version = s.version;
@@ -111,6 +198,7 @@ out:
 		strata_free(names[i]);
 	strata_free(names);
 	strata_snapshot_release(&s);
+	repo__audit_done(r, rc, 0);
 	return rc;
 }
 
@@ -178,9 +266,11 @@ int strata_repo_lineage(strata_repo *r, const char *spec, bool up,
 	strata_snapshot s;
 	uint8_t id[32];
 	lin_ctx x;
-	int rc = repo__open_spec(r, spec, &s, id);
-	if (rc)
+	int rc = repo__gate_read(r, "lineage", NULL, NULL);
+	if (rc || (rc = repo__open_spec(r, spec, &s, id))) {
+		repo__audit_done(r, rc, 0);
 		return rc;
+	}
 	strata_snapshot_release(&s);
 	memset(&x, 0, sizeof(x));
 	x.r = r;
@@ -195,5 +285,6 @@ int strata_repo_lineage(strata_repo *r, const char *spec, bool up,
 	}
 	strata_free(x.queue);
 	strata_free(x.depth);
+	repo__audit_done(r, rc, 0);
 	return rc;
 }

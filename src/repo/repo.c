@@ -137,7 +137,7 @@ int strata_repo_init(const char *path, const strata_repo_config *cfg,
 		 &b, &r.keys, auth->password, auth->password_len,
 		 auth->password ? NULL : auth->keyfile, &kdf)))
 		goto out;
-	if ((rc = strata_backend_local_open(&be, path, 1)))
+	if ((rc = strata_backend_open(&be, path, 1)))
 		goto out;
 	strata_random(kid, sizeof(kid));
 	strata_hex(hex, kid, sizeof(kid));
@@ -160,7 +160,12 @@ int strata_repo_init(const char *path, const strata_repo_config *cfg,
 	if ((rc = config_encode(&b, &r)) ||
 	    (rc = be->ops->put(be, "config", b.ptr, b.len)))
 		goto out;
+	r.be = be;
+	if (!(rc = strata_codec_new(&r.codec, &r.keys, r.zstd_level)))
+		rc = repo__gov_init(&r, cfg->allow);
 out:
+	repo__gov_release(&r);
+	strata_codec_free(r.codec);
 	strata_wipe(&r.keys, sizeof(r.keys));
 	strata_buf_release(&b);
 	strata_backend_close(be);
@@ -296,7 +301,7 @@ int strata_repo_open(strata_repo **out, const char *path,
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	if ((rc = strata_index_init(&r->ix)))
 		goto fail;
-	if ((rc = strata_backend_local_open(&r->be, path, 0)))
+	if ((rc = strata_backend_open(&r->be, path, 0)))
 		goto fail;
 	rc = r->be->ops->get(r->be, "config", 65536, &cfg, &cfglen);
 	if (rc == STRATA_ENOTFOUND)
@@ -335,6 +340,8 @@ int strata_repo_open(strata_repo **out, const char *path,
 	}
 	if ((rc = strata_catalog_commit(r->cat)))
 		goto fail;
+	if ((rc = repo__gov_load(r)))
+		goto fail;
 	*out = r;
 	return 0;
 fail:
@@ -346,6 +353,7 @@ void strata_repo_close(strata_repo *r)
 {
 	if (!r)
 		return;
+	repo__gov_release(r);
 	strata_catalog_close(r->cat);
 	strata_codec_free(r->codec);
 	strata_hmac_free(r->hmac);
@@ -489,7 +497,7 @@ int repo__import(strata_repo *r, const uint8_t id[32], const strata_snapshot *s)
 	    strata_catalog_find(r->cat, s->dataset, s->version - 1, pid,
 				&cs.parent_version))
 		cs.parent_version = 0;
-	import_ctx ic = {r, 0, s->layer, s->klass, STRATA_BUF_INIT, NULL};
+	import_ctx ic = {r, 0, s->layer, s->klass, STRATA_BUF_INIT, NULL, NULL};
 	int rc = strata_catalog_add_snapshot(r->cat, &cs, &ic.row);
 	if (!rc)
 		rc = repo__import_tree(&ic, s->root);

@@ -7,6 +7,7 @@
 #define STRATA_REPO_INT_H
 
 #include "catalog/catalog.h"
+#include "repo/gov.h"
 #include "store/store.h"
 #include "strata/repo.h"
 
@@ -26,7 +27,57 @@ struct strata_repo {
 	int zstd_level;
 	char **bad_indexes; /* index objects that failed to load */
 	size_t nbad_indexes;
+	repo_gov gov;
 };
+
+/* ---- governance (gov.c) ---- */
+typedef struct repo_access {
+	int action;	       /* enum strata_action */
+	const char *verb;      /* the command: "restore", "ingest", ... */
+	const char *spec;      /* the version read ("name[@vN]"), or NULL */
+	const char *path;      /* one file in it, or NULL */
+	const char *dataset;   /* when there is no version yet (ingest) */
+	const char *layer;     /* of what is written */
+	const char *klass;     /* class of what is written */
+	unsigned classes;      /* more classes touched */
+	const char *dest_zone; /* data moves there */
+	unsigned dest_allows;
+} repo_access;
+int repo__gov_load(strata_repo *r);
+/* A new repository: its creator becomes admin, its zone allows `allow`
+ * (NULL: every class). */
+int repo__gov_init(strata_repo *r, const char *allow);
+void repo__gov_release(strata_repo *r);
+/* Record a governance event (applied first, then stored). */
+int repo__gov_event(strata_repo *r, const char *op, const char *const *args,
+		    size_t nargs, const char *body, size_t bodylen);
+const strata_role *repo__find_role(strata_repo *r, const char *name);
+gov_consent *repo__find_consent(strata_repo *r, const char *target);
+bool repo__withdrawn(strata_repo *r, const char *subject);
+/* "sub-" + 16 hex digits of HMAC(subject key, identifier). */
+void repo__pseudonym(strata_repo *r, const char *id, char out[24]);
+/* The gate: 0, or STRATA_EDENIED with the reason (audited either way).
+ * The operation then ends with repo__audit_done. */
+int repo__gate(strata_repo *r, const repo_access *a);
+/* For governance commands: the actor's role must grant `action`. */
+int repo__gate_manage(strata_repo *r, int action, const char *verb,
+		      const char *object);
+/* Reading a version (or one file of it). */
+int repo__gate_read(strata_repo *r, const char *verb, const char *spec,
+		    const char *path);
+/* Whether the actor may see PHI (and so PHI attributes). */
+bool repo__may_read_phi(strata_repo *r);
+/* Classes the actor may read. */
+unsigned repo__readable(strata_repo *r);
+void repo__audit_done(strata_repo *r, int rc, uint64_t bytes);
+/* An audited event that needs no decision (already allowed). */
+int repo__audit_note(strata_repo *r, const char *action, const char *object,
+		     const char *detail);
+int repo__audit_open(strata_repo *r);
+/* A record field as written by repo__gate, unsealed (caller frees). */
+char *repo__audit_unseal(strata_repo *r, const char *s);
+int repo__audit_commit(strata_repo *r);
+void repo__audit_close(strata_repo *r);
 
 /* Read blob `id` and check that it hashes to its id. */
 int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
@@ -48,7 +99,18 @@ typedef struct import_ctx {
 	const char *layer, *klass;
 	strata_buf path;
 	struct repo_spool *spool; /* ingest: where file metadata waits */
+	const struct repo_subject_map *subjects; /* ingest --subjects */
 } import_ctx;
+
+/* ingest --subjects FILE: "path,subject" lines, sorted by path. */
+typedef struct repo_subject_map {
+	char **path, **id;
+	size_t n;
+} repo_subject_map;
+int repo__subject_map_load(repo_subject_map *m, const char *file);
+void repo__subject_map_release(repo_subject_map *m);
+/* The subject named for `path`, or NULL. */
+const char *repo__subject_map_find(const repo_subject_map *m, const char *path);
 int repo__import_tree(import_ctx *ic, const uint8_t id[32]);
 /* Resolve "name[@vN]" to a snapshot. */
 int repo__open_spec(strata_repo *r, const char *spec, strata_snapshot *s,
@@ -102,8 +164,12 @@ struct strata_cuts;
 int repo__extract(repo_spool *sp, const char *path, const uint8_t *head,
 		  size_t n, struct strata_attrs *attrs,
 		  struct strata_cuts *cuts, repo_meta *out);
+/* The file's spooled attributes into the catalog, and its subjects:
+ * `mapped_id` (from --subjects) or the identifiers its reader found
+ * (DICOM Patient ID, @RG SM, VCF samples), each as a sealed subject.id
+ * and its pseudonym "subject". */
 int repo__meta_to_catalog(strata_repo *r, repo_spool *sp, const repo_meta *m,
-			  int64_t file_row);
+			  int64_t file_row, const char *mapped_id);
 
 /* Format-aware cut points for one file being chunked. */
 typedef struct repo_cutter {

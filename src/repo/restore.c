@@ -25,7 +25,11 @@ static int ds_one(const strata_cat_dataset *d, void *payload)
 int strata_repo_datasets(strata_repo *r, strata_dataset_cb cb, void *payload)
 {
 	ds_ctx x = {cb, payload};
-	return strata_catalog_datasets(r->cat, ds_one, &x);
+	int rc = repo__gate_read(r, "datasets", NULL, NULL);
+	if (!rc)
+		rc = strata_catalog_datasets(r->cat, ds_one, &x);
+	repo__audit_done(r, rc, 0);
+	return rc;
 }
 
 typedef struct log_ctx {
@@ -62,7 +66,11 @@ int strata_repo_log(strata_repo *r, const char *dataset, strata_version_cb cb,
 		    void *payload)
 {
 	log_ctx x = {r, cb, payload};
-	return strata_catalog_log(r->cat, dataset, log_one, &x);
+	int rc = repo__gate_read(r, "log", NULL, NULL);
+	if (!rc)
+		rc = strata_catalog_log(r->cat, dataset, log_one, &x);
+	repo__audit_done(r, rc, 0);
+	return rc;
 }
 
 /* ---- ls ---- */
@@ -144,9 +152,11 @@ int strata_repo_ls(strata_repo *r, const char *spec, const char *path,
 	strata_node n;
 	uint8_t id[32];
 	ls_ctx x = {r, cb, payload, STRATA_BUF_INIT};
-	int rc = repo__open_spec(r, spec, &s, id);
-	if (rc)
+	int rc = repo__gate_read(r, "ls", spec, NULL);
+	if (rc || (rc = repo__open_spec(r, spec, &s, id))) {
+		repo__audit_done(r, rc, 0);
 		return rc;
+	}
 	if ((rc = clean_path(path ? path : "", &x.path)))
 		goto out;
 	if ((rc = repo__lookup(r, s.root, (char *)x.path.ptr, &n))) {
@@ -164,6 +174,7 @@ int strata_repo_ls(strata_repo *r, const char *spec, const char *path,
 out:
 	strata_buf_release(&x.path);
 	strata_snapshot_release(&s);
+	repo__audit_done(r, rc, 0);
 	return rc;
 }
 
@@ -217,9 +228,12 @@ int strata_repo_cat(strata_repo *r, const char *spec, const char *path, int fd)
 	strata_node n;
 	uint8_t id[32];
 	strata_buf p = STRATA_BUF_INIT;
-	int rc = repo__open_spec(r, spec, &s, id);
-	if (rc)
+	uint64_t bytes = 0;
+	int rc = repo__gate_read(r, "cat", spec, path);
+	if (rc || (rc = repo__open_spec(r, spec, &s, id))) {
+		repo__audit_done(r, rc, 0);
 		return rc;
+	}
 	if ((rc = clean_path(path, &p)))
 		goto out;
 	if ((rc = repo__lookup(r, s.root, (char *)p.ptr, &n))) {
@@ -229,12 +243,13 @@ int strata_repo_cat(strata_repo *r, const char *spec, const char *path, int fd)
 	if (n.type != STRATA_NODE_FILE)
 		rc = strata_error_set(STRATA_EINVAL, "'%s:%s' is not a file",
 				      spec, path);
-	else
-		rc = write_chunks(r, r->codec, r->hmac, &n, fd, path);
+	else if (!(rc = write_chunks(r, r->codec, r->hmac, &n, fd, path)))
+		bytes = n.size;
 	strata_node_release(&n);
 out:
 	strata_buf_release(&p);
 	strata_snapshot_release(&s);
+	repo__audit_done(r, rc, bytes);
 	return rc;
 }
 
@@ -324,11 +339,16 @@ int strata_repo_diff(strata_repo *r, const char *a, const char *b,
 	strata_snapshot sa, sb;
 	uint8_t ia[32], ib[32];
 	diff_ctx x = {r, cb, payload, STRATA_BUF_INIT};
-	int rc = repo__open_spec(r, a, &sa, ia);
-	if (rc)
+	int rc = repo__gate_read(r, "diff", a, NULL);
+	if (!rc)
+		rc = repo__gate_read(r, "diff", b, NULL);
+	if (rc || (rc = repo__open_spec(r, a, &sa, ia))) {
+		repo__audit_done(r, rc, 0);
 		return rc;
+	}
 	if ((rc = repo__open_spec(r, b, &sb, ib))) {
 		strata_snapshot_release(&sa);
+		repo__audit_done(r, rc, 0);
 		return rc;
 	}
 	if ((rc = strata_buf_cstr(&x.path)) == 0)
@@ -336,6 +356,7 @@ int strata_repo_diff(strata_repo *r, const char *a, const char *b,
 	strata_buf_release(&x.path);
 	strata_snapshot_release(&sa);
 	strata_snapshot_release(&sb);
+	repo__audit_done(r, rc, 0);
 	return rc;
 }
 
@@ -645,8 +666,8 @@ int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 	x.glob = include_glob;
 	x.st = st;
 	pthread_mutex_init(&x.lock, NULL);
-	int rc = repo__open_spec(r, spec, &s, id);
-	if (rc)
+	int rc = repo__gate_read(r, "restore", spec, NULL);
+	if (rc || (rc = repo__open_spec(r, spec, &s, id)))
 		goto done;
 	if ((rc = strata_mkdir_p(dest, 0755)) ||
 	    (rc = strata_buf_puts(&x.dst, dest)) ||
@@ -695,5 +716,6 @@ done:
 	strata_buf_release(&x.dst);
 	pthread_mutex_destroy(&x.lock);
 	st->seconds = strata_mono() - t0;
+	repo__audit_done(r, rc, st->bytes);
 	return rc;
 }

@@ -37,6 +37,8 @@ void strata_keys_derive(strata_keys *k)
 	sub(k->gear_key, k->master, "strata/v1/gear");
 	sub(k->catalog_key, k->master, "strata/v1/catalog");
 	sub(k->catalog_mac, k->master, "strata/v1/catalog-mac");
+	sub(k->subject_key, k->master, "strata/v1/subjects");
+	sub(k->audit_seed, k->master, "strata/v1/audit-sign");
 	sub(id, k->master, "strata/v1/key-id");
 	k->key_id = strata_get_le32(id);
 }

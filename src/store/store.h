@@ -20,6 +20,8 @@ typedef struct strata_keys {
 	uint8_t gear_key[32];	 /* seeds the chunker's gear table */
 	uint8_t catalog_key[32]; /* AES-256-GCM for catalog values */
 	uint8_t catalog_mac[32]; /* HMAC for catalog lookups */
+	uint8_t subject_key[32]; /* HMAC: subject identifier -> pseudonym */
+	uint8_t audit_seed[32];	 /* Ed25519 seed of audit checkpoints */
 	uint32_t key_id;
 } strata_keys;
 
