@@ -83,9 +83,7 @@ static int check_consent(const strata_gate_req *q, strata_gate_decision *d)
 			    q->verb);
 	if (strata_duo_match(q->consent, q->purpose, q->duo_ctx, why,
 			     sizeof(why)))
-		return deny(d, "consent", "%s of %s for purpose '%s': %s",
-			    q->verb, obj(q),
-			    q->purpose_text ? q->purpose_text : "?", why);
+		return deny(d, "consent", "%s of %s: %s", q->verb, obj(q), why);
 	snprintf(d->notes, sizeof(d->notes), "%s", why);
 	return 0;
 }

@@ -48,7 +48,7 @@ typedef struct repo_gov {
 	const strata_role *role; /* NULL: no role */
 	char *purpose_text;
 	strata_duo_purpose *purpose;
-	bool gate_off; /* STRATA_GATE=off in bench builds: measure its cost */
+	bool gate_off; /* only in the bench's STRATA_BENCH_NO_GATE build */
 	strata_audit *audit;
 	strata_aead *audit_aead; /* seals names in records */
 	char audit_dir[4096];
