@@ -38,7 +38,7 @@ EOF
 "$ON" init "$W/repo" --kdf-memory 8 -q
 "$ON" -R "$W/repo" ingest "$W/src" --dataset small --class deid -q
 "$ON" -R "$W/repo" consent set small GRU
-find "$W/src" -type f | sed "s|$W/||" | sort | head -n "$CATS" >"$W/list"
+find "$W/src" -type f | sed "s|$W/||" | sort | sed -n "1,${CATS}p" >"$W/list"
 
 run() { # BIN: seconds for CATS single-file cats, then ROUNDS restores
     local bin=$1 t0 t1

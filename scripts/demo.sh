@@ -39,6 +39,18 @@ say "restore demo@v2 and compare with sha256sum"
 (cd "$WORK/restored" && find run1 -type f -print0 | sort -z | xargs -0 sha256sum) >"$WORK/rest.sum"
 cmp "$WORK/orig.sum" "$WORK/rest.sum"
 echo "restored $(wc -l <"$WORK/rest.sum") files byte-exact"
+say "find: MR images in the catalog"
+"$STRATA" find 'dicom.Modality = MR' | head -3
+say "governance: a researcher may not read identified (phi) data"
+"$STRATA" user add rita --role researcher
+STRATA_USER=rita "$STRATA" ls demo 2>&1 | head -1 || true
+say "consent: demo is for health/medical research, non-commercial"
+"$STRATA" consent set demo HMB NCU
+"$STRATA" --purpose HMB,commercial ls demo 2>&1 | head -1 || true
+"$STRATA" --purpose HMB ls demo run1/genomics | head -2
+say "audit: every decision above is in the signed, hash-chained log"
+"$STRATA" audit log | tail -3
+"$STRATA" audit verify
 say "check --read-data"
 "$STRATA" check --read-data
 say "demo done: repository in $STRATA_REPO"

@@ -367,11 +367,11 @@ static bool parse_date(const char *s, size_t n, int64_t *day)
 	return true;
 }
 
-static void format_date(char out[16], int64_t day)
+static void format_date(char out[48], int64_t day)
 {
 	int64_t y, m, d;
 	civil_from_days(day, &y, &m, &d);
-	snprintf(out, 16, "%04" PRId64 "-%02" PRId64 "-%02" PRId64, y, m, d);
+	snprintf(out, 48, "%04d-%02d-%02d", (int)y, (int)m, (int)d);
 }
 
 /* The same day `months` later, clamped to the end of a shorter month. */
@@ -474,7 +474,7 @@ static int parse_arg(item *it, const char *tok, const char *a, size_t an,
 		if (rc < 0)
 			return rc;
 		if (rc == 0) {
-			char date[16];
+			char date[48];
 			format_date(date, it->day);
 			return strata_buf_printf(b, ":%" PRId64 "@%s",
 						 it->months, date);
@@ -636,8 +636,8 @@ static int parse_consent(strata_duo **out, const char *codes_in,
 	if (!d)
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	struct lexer lx = {.p = input};
-	const char *tok;
-	size_t len;
+	const char *tok = NULL;
+	size_t len = 0;
 	int rc;
 	while ((rc = lex(&lx, &tok, &len, "consent", input)) > 0)
 		if ((rc = parse_code(d, tok, len, today)) < 0)
@@ -850,8 +850,8 @@ int strata_duo_purpose_parse(strata_duo_purpose **out, const char *purpose)
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	p->prim = -1;
 	struct lexer lx = {.p = input};
-	const char *tok;
-	size_t len;
+	const char *tok = NULL;
+	size_t len = 0;
 	int rc;
 	while ((rc = lex(&lx, &tok, &len, "purpose", input)) > 0)
 		if ((rc = purpose_token(p, tok, len)) < 0)
@@ -1049,7 +1049,7 @@ static int check_ts(struct req *r, const item *m)
 	int64_t now = r->ctx ? r->ctx->now_s : 0;
 	if (now < end * 86400)
 		return 0;
-	char from[16], to[16];
+	char from[48], to[48];
 	format_date(from, m->day);
 	format_date(to, end);
 	return deny(r,

@@ -276,8 +276,13 @@ int strata_repo_check(strata_repo *r, bool read_data, bool progress,
 	x.rep = rep;
 	strata_progress_init(&x.pr);
 	x.pr.enabled = x.pr.enabled && progress;
-	if ((rc = strata_index_init(&x.bad)))
+	/* verifying every byte is an auditor's job: the 'audit' grant */
+	if ((rc = repo__gate_manage(r, STRATA_ACT_AUDIT, "check", NULL)))
 		return rc;
+	if ((rc = strata_index_init(&x.bad))) {
+		repo__audit_done(r, rc, 0);
+		return rc;
+	}
 	if (!(x.pack_seen = strata_calloc(r->ix.npacks + 1, sizeof(bool)))) {
 		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
 		goto out;
@@ -312,5 +317,6 @@ out:
 	strata_free(l.ids);
 	strata_free(x.pack_seen);
 	strata_index_release(&x.bad);
+	repo__audit_done(r, rc, 0);
 	return rc;
 }

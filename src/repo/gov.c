@@ -340,6 +340,18 @@ int repo__gov_load(strata_repo *r)
 		goto out;
 	resolve_actor(r);
 	rc = g->gate_off ? 0 : repo__audit_open(r);
+	if (!rc && !l.n && !g->gate_off) {
+		/* made before governance: whoever holds its key claims it */
+		const char *admin[] = {g->actor, "admin", ""};
+		if (!(rc = repo__gov_event(r, "user.add", admin, 3, NULL, 0))) {
+			strata_warn("repository '%s' had no users: '%s' is now "
+				    "its admin",
+				    r->be->location, g->actor);
+			rc = repo__audit_note(r, "user.add", g->actor,
+					      "first admin of a repository "
+					      "made before governance");
+		}
+	}
 out:
 	for (size_t i = 0; i < l.n; i++)
 		strata_free(l.v[i]);
