@@ -151,17 +151,9 @@ static int add_subjects(strata_repo *r, int64_t file_row, const char *list)
 	return rc;
 }
 
-int repo__meta_to_catalog(strata_repo *r, repo_spool *sp, const repo_meta *m,
-			  int64_t file_row, const char *mapped_id)
+int repo__spool_read(repo_spool *sp, const repo_meta *m, uint8_t **out)
 {
-	strata_rd rd;
-	int rc = 0;
-	if (mapped_id &&
-	    (rc = add_subject(r, file_row, mapped_id, strlen(mapped_id))))
-		return rc;
-	if (!m->len)
-		return 0;
-	uint8_t *p = strata_malloc(m->len);
+	uint8_t *p = strata_malloc(m->len ? m->len : 1);
 	if (!p)
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	if (pread(sp->fd, p, m->len, (off_t)m->off) != (ssize_t)m->len) {
@@ -169,7 +161,21 @@ int repo__meta_to_catalog(strata_repo *r, repo_spool *sp, const repo_meta *m,
 		return strata_error_set(STRATA_EIO, "cannot read the metadata "
 						    "spool");
 	}
-	strata_rd_init(&rd, p, m->len);
+	*out = p;
+	return 0;
+}
+
+int repo__attrs_to_catalog(strata_repo *r, const uint8_t *p, size_t n,
+			   int64_t file_row, const char *mapped_id)
+{
+	strata_rd rd;
+	int rc = 0;
+	if (mapped_id &&
+	    (rc = add_subject(r, file_row, mapped_id, strlen(mapped_id))))
+		return rc;
+	if (!n)
+		return 0;
+	strata_rd_init(&rd, p, n);
 	uint16_t count = strata_rd_u16(&rd);
 	for (uint16_t i = 0; !rc && i < count; i++) {
 		char key[512], *s = NULL;
@@ -198,7 +204,6 @@ int repo__meta_to_catalog(strata_repo *r, repo_spool *sp, const repo_meta *m,
 			rc = add_subjects(r, file_row, s);
 		strata_free(s);
 	}
-	strata_free(p);
 	return rc;
 }
 

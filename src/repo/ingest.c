@@ -856,18 +856,83 @@ static int add_rows(import_ctx *x, const inode *d)
 			rc = strata_catalog_add_file(
 			    x->r->cat, x->row, (char *)x->path.ptr, x->path.len,
 			    k->n.size, k->n.sha256, x->layer, x->klass, &frow);
-			const char *sid =
-			    x->subjects && x->subjects->n &&
-				    !strata_buf_cstr(&x->path)
-				? repo__subject_map_find(x->subjects,
-							 (char *)x->path.ptr)
-				: NULL;
-			if (!rc && x->spool)
-				rc = repo__meta_to_catalog(x->r, x->spool,
-							   &k->meta, frow, sid);
 		}
 	}
 	x->path.len = base;
+	return rc;
+}
+
+/* ---- metadata records for the store (metastore.c) ---- */
+
+/* Records for every described file below d: fresh ones from the spool for
+ * files read now, the previous version's for files carried over. */
+static int meta_walk(ingest *g, repo_metaw *w, const repo_metar *prev,
+		     const inode *d, strata_buf *path)
+{
+	size_t base = path->len;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < d->nkids; i++) {
+		const inode *k = &d->kids[i];
+		if (k->failed)
+			continue;
+		path->len = base;
+		if ((base && (rc = strata_buf_put_u8(path, '/'))) ||
+		    (rc = strata_buf_put(path, k->n.name, k->n.name_len)) ||
+		    (rc = strata_buf_cstr(path)))
+			break;
+		const char *p = (const char *)path->ptr;
+		if (k->n.type == STRATA_NODE_DIR) {
+			rc = k->kept ? repo__metar_copy(prev, p, path->len,
+							true, NULL, w)
+				     : meta_walk(g, w, prev, k, path);
+			continue;
+		}
+		if (k->n.type != STRATA_NODE_FILE)
+			continue;
+		const char *subj = repo__subject_map_find(&g->subjects, p);
+		if (!k->src) { /* unchanged: the previous version's record */
+			rc = repo__metar_copy(prev, p, path->len, false, subj,
+					      w);
+			continue;
+		}
+		uint8_t *attrs = NULL;
+		if (k->src && k->meta.len &&
+		    (rc = repo__spool_read(&g->spool, &k->meta, &attrs)))
+			break;
+		if (attrs || subj)
+			rc = repo__metaw_add(w, p, path->len, subj, attrs,
+					     attrs ? k->meta.len : 0);
+		strata_free(attrs);
+	}
+	path->len = base;
+	return rc;
+}
+
+static int write_meta(ingest *g, strata_pack_writer *pw, repo_metaw *w)
+{
+	strata_snapshot s;
+	repo_metar prev;
+	strata_buf path = STRATA_BUF_INIT;
+	uint8_t id[32];
+	uint32_t v;
+	int rc;
+	memset(&prev, 0, sizeof(prev));
+	w->r = g->r;
+	w->w = pw;
+	rc = strata_catalog_find(g->r->cat, g->o->dataset, 0, id, &v);
+	if (rc == STRATA_ENOTFOUND)
+		rc = 0;
+	else if (!rc && !(rc = repo__load_snapshot(g->r, id, &s))) {
+		rc = repo__metar_load(g->r, &s, &prev);
+		strata_snapshot_release(&s);
+	}
+	if (!rc)
+		rc = meta_walk(g, w, &prev, &g->root, &path);
+	if (!rc)
+		rc = repo__metaw_flush(w);
+	g->st->bytes_stored += w->stored;
+	repo__metar_release(&prev);
+	strata_buf_release(&path);
 	return rc;
 }
 
@@ -893,7 +958,7 @@ static void trace(const char *phase, double t0)
 			strata_mono() - t0);
 }
 
-static int commit(ingest *g, const uint8_t root[32])
+static int commit(ingest *g, const uint8_t root[32], const repo_metaw *mw)
 {
 	strata_repo *r = g->r;
 	strata_snapshot s;
@@ -929,6 +994,8 @@ static int commit(ingest *g, const uint8_t root[32])
 	s.sources = g->sources;
 	s.nsources = (uint32_t)g->o->nfrom;
 	s.recipe = (char *)g->o->recipe;
+	s.meta = mw->ids;
+	s.nmeta = (uint32_t)mw->n;
 	if ((rc = strata_snapshot_encode(&s, &plain)) ||
 	    (rc = strata_codec_seal(r->codec, &sealed, plain.ptr, plain.len,
 				    true, &comp)))
@@ -954,8 +1021,9 @@ static int commit(ingest *g, const uint8_t root[32])
 	cs.parent_version = latest;
 	import_ctx x = {
 	    r, 0, s.layer, s.klass, STRATA_BUF_INIT, &g->spool, &g->subjects};
-	if (!(rc = strata_catalog_add_snapshot(r->cat, &cs, &x.row)))
-		rc = add_rows(&x, &g->root);
+	if (!(rc = strata_catalog_add_snapshot(r->cat, &cs, &x.row)) &&
+	    !(rc = add_rows(&x, &g->root)))
+		rc = repo__import_meta(r, sid, &s);
 	for (size_t i = 0; !rc && i < g->o->nfrom; i++)
 		rc = strata_catalog_add_source(r->cat, x.row, g->sources[i],
 					       g->o->recipe);
@@ -1152,12 +1220,14 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	ingest g;
 	strata_tree prev = {0};
 	tree_ctx tc;
+	repo_metaw mw;
 	uint8_t root[32];
 	double t0 = strata_mono();
 	int rc;
 	memset(st, 0, sizeof(*st));
 	memset(&g, 0, sizeof(g));
 	memset(&tc, 0, sizeof(tc));
+	memset(&mw, 0, sizeof(mw));
 	if ((rc = check_opts(r, paths, n, o)) || (rc = ingest_gate(r, o)))
 		return rc;
 	if (o->subjects &&
@@ -1218,6 +1288,7 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	}
 	uint64_t stored = 0;
 	if (rc || (rc = build_tree(&tc, &g.root, root)) ||
+	    (rc = write_meta(&g, &tc.pack, &mw)) ||
 	    (rc = repo__flush_pack(r, &tc.pack, r->codec, &stored)))
 		goto out;
 	st->bytes_stored += stored;
@@ -1225,7 +1296,7 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	if ((rc = repo__write_index(r, first_pack)))
 		goto out;
 	trace("index", t0);
-	if ((rc = commit(&g, root)))
+	if ((rc = commit(&g, root, &mw)))
 		goto out;
 	trace("commit", t0);
 	if (st->errors)
@@ -1248,6 +1319,7 @@ out:
 	strata_free(g.sources);
 	repo__spool_close(&g.spool);
 	repo__subject_map_release(&g.subjects);
+	repo__metaw_release(&mw);
 	repo__audit_done(r, rc, st->bytes_total);
 	pthread_mutex_destroy(&g.lock);
 	pthread_mutex_destroy(&g.qlock);

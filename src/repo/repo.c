@@ -501,6 +501,14 @@ int repo__import(strata_repo *r, const uint8_t id[32], const strata_snapshot *s)
 	int rc = strata_catalog_add_snapshot(r->cat, &cs, &ic.row);
 	if (!rc)
 		rc = repo__import_tree(&ic, s->root);
+	if (!rc && (rc = repo__import_meta(r, id, s)) && rc != STRATA_ENOMEM &&
+	    rc != STRATA_ENOSPC && rc != STRATA_EBUSY) {
+		/* damaged metadata must not hide the version: it is listed
+		 * without it, and 'check' names what is damaged */
+		strata_warn("%s@v%u: metadata not imported: %s", s->dataset,
+			    s->version, strata_error_msg());
+		rc = 0;
+	}
 	for (uint32_t i = 0; !rc && i < s->nsources; i++)
 		rc = strata_catalog_add_source(r->cat, ic.row, s->sources[i],
 					       s->recipe);

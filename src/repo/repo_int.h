@@ -164,12 +164,60 @@ struct strata_cuts;
 int repo__extract(repo_spool *sp, const char *path, const uint8_t *head,
 		  size_t n, struct strata_attrs *attrs,
 		  struct strata_cuts *cuts, repo_meta *out);
-/* The file's spooled attributes into the catalog, and its subjects:
- * `mapped_id` (from --subjects) or the identifiers its reader found
- * (DICOM Patient ID, @RG SM, VCF samples), each as a sealed subject.id
- * and its pseudonym "subject". */
-int repo__meta_to_catalog(strata_repo *r, repo_spool *sp, const repo_meta *m,
-			  int64_t file_row, const char *mapped_id);
+/* Read a file's encoded attributes back from the spool (*out: free). */
+int repo__spool_read(repo_spool *sp, const repo_meta *m, uint8_t **out);
+
+/* A file's encoded attributes (as spooled) into the catalog, and its
+ * subjects: `mapped_id` (from --subjects) or the identifiers its reader
+ * found (DICOM Patient ID, @RG SM, VCF samples), each as a sealed
+ * subject.id and its pseudonym "subject". */
+int repo__attrs_to_catalog(strata_repo *r, const uint8_t *p, size_t n,
+			   int64_t file_row, const char *mapped_id);
+
+/* ---- metadata records in the store (metastore.c, FORMAT.md 9a) ---- */
+typedef struct repo_meta_rec {
+	const char *path, *subject; /* not NUL-terminated */
+	size_t path_len, subject_len;
+	const uint8_t *attrs;
+	uint32_t attrs_len;
+	const uint8_t *rec; /* the whole record */
+	size_t rec_len;
+} repo_meta_rec;
+typedef int (*repo_meta_cb)(const repo_meta_rec *m, void *payload);
+/* Writer: records into 4 MiB data blobs stored through `w`. */
+typedef struct repo_metaw {
+	strata_repo *r;
+	strata_pack_writer *w;
+	strata_buf cur;
+	uint8_t (*ids)[32];
+	size_t n, cap;
+	uint64_t records, stored;
+} repo_metaw;
+int repo__metaw_add(repo_metaw *m, const char *path, size_t plen,
+		    const char *subject, const uint8_t *attrs, uint32_t alen);
+int repo__metaw_rec(const repo_meta_rec *rec, void *payload); /* copy */
+int repo__metaw_flush(repo_metaw *m);
+void repo__metaw_release(repo_metaw *m);
+int repo__meta_each(const uint8_t *p, size_t n, repo_meta_cb cb, void *payload);
+int repo__meta_pieces(strata_repo *r, const strata_snapshot *s, repo_meta_cb cb,
+		      void *payload);
+/* A version's records in memory, by path (to carry unchanged files'
+ * metadata into the next version). */
+typedef struct repo_metar {
+	strata_buf *pieces;
+	size_t npieces;
+	void *ents;
+	size_t n, cap;
+} repo_metar;
+int repo__metar_load(strata_repo *r, const strata_snapshot *s, repo_metar *x);
+/* Copy the record of `path` (or, with subtree, of every file below it)
+ * into w; `subject` (not for subtrees) replaces the record's subject. */
+int repo__metar_copy(const repo_metar *x, const char *path, size_t n,
+		     bool subtree, const char *subject, repo_metaw *w);
+void repo__metar_release(repo_metar *x);
+/* Catalog attributes of snapshot `sid` from its records. */
+int repo__import_meta(strata_repo *r, const uint8_t sid[32],
+		      const strata_snapshot *s);
 
 /* Format-aware cut points for one file being chunked. */
 typedef struct repo_cutter {

@@ -26,7 +26,8 @@ enum {
 	F_BYTES,
 	F_ZONE,
 	F_SOURCES, /* n * 32 bytes */
-	F_RECIPE
+	F_RECIPE,
+	F_META /* n * 32 bytes: blobs of the files' extracted metadata */
 };
 
 static int put_field(strata_buf *b, uint16_t tag, const void *p, size_t n)
@@ -72,6 +73,8 @@ int strata_snapshot_encode(const strata_snapshot *s, strata_buf *out)
 	    (s->nsources && (rc = put_field(out, F_SOURCES, s->sources,
 					    (size_t)s->nsources * 32))) ||
 	    (rc = put_str(out, F_RECIPE, s->recipe)) ||
+	    (s->nmeta &&
+	     (rc = put_field(out, F_META, s->meta, (size_t)s->nmeta * 32))) ||
 	    (rc = put_field(out, F_END, "", 0)))
 		return rc;
 	return 0;
@@ -121,6 +124,20 @@ static int field(strata_snapshot *s, uint16_t tag, const uint8_t *p, uint32_t n,
 		return get_str(&s->zone, p, n);
 	case F_RECIPE:
 		return get_str(&s->recipe, p, n);
+	case F_META:
+		if (n % 32)
+			return strata_error_set(STRATA_ECORRUPT,
+						"snapshot metadata field has "
+						"length %u",
+						n);
+		strata_free(s->meta);
+		s->meta = NULL;
+		s->nmeta = n / 32;
+		if (n && !(s->meta = strata_malloc(n)))
+			return strata_error_set(STRATA_ENOMEM, "out of memory");
+		if (n)
+			memcpy(s->meta, p, n);
+		return 0;
 	case F_SOURCES:
 		if (n % 32)
 			return strata_error_set(STRATA_ECORRUPT,
@@ -214,6 +231,7 @@ void strata_snapshot_release(strata_snapshot *s)
 	strata_free(s->author);
 	strata_free(s->zone);
 	strata_free(s->sources);
+	strata_free(s->meta);
 	strata_free(s->recipe);
 	memset(s, 0, sizeof(*s));
 }

@@ -206,6 +206,10 @@ typedef struct strata_snapshot {
 	uint8_t (*sources)[32]; /* snapshots this one was made from */
 	uint32_t nsources;
 	char *recipe; /* "tool=...,version=...,params=..." */
+	/* the files' extracted metadata: records (FORMAT.md §9a) split over
+	 * data blobs, concatenated in this order */
+	uint8_t (*meta)[32];
+	uint32_t nmeta;
 } strata_snapshot;
 
 int strata_snapshot_encode(const strata_snapshot *s, strata_buf *out);

@@ -92,3 +92,15 @@ assert_err_contains "nosuch" "unknown source named"
 mv "$REPO/local/catalog.db" "$WORK/old.db"; rm -f "$REPO"/local/catalog.db-*
 ok -R "$REPO" lineage model --json
 json_check "$OUT" 'len(j) == 3' "lineage after catalog rebuild"
+
+# ... and the extracted metadata (it is in the store, FORMAT.md 9a)
+ok -R "$REPO" find 'dicom.Modality = MR' --dataset raw-study --json
+json_check "$OUT" "len(j) == $want_mr" "metadata after catalog rebuild"
+# an unchanged re-ingest carries every file's metadata into the new version
+ok -q -R "$REPO" ingest "$WORK/src" --dataset raw-study
+ok -q -R "$REPO" ingest "$WORK/src/genomics" --dataset raw-study --update
+ok -R "$REPO" find 'dicom.Modality = MR' --dataset raw-study --json
+json_check "$OUT" "len(j) == $want_mr and all(h['version'] == 3 for h in j)" \
+    "unchanged files keep their metadata in v2 and v3 (--update)"
+ok -R "$REPO" find 'genome.build ~ "*"' --dataset raw-study --json
+json_check "$OUT" 'len(j) >= 1 and all(h["version"] == 3 for h in j)' "genomics metadata in v3"
