@@ -306,4 +306,67 @@ int strata_repo_audit_verify(strata_repo *r, struct strata_audit_report *rep);
 /* The directory of the audit log. */
 const char *strata_repo_audit_dir(strata_repo *r);
 
+/* ---- hybrid: remotes, push and pull, replicas, egress (push.c) ----
+ * A remote is another strata repository (a directory or s3://bucket/
+ * prefix) with its own keys and zone. Push and pull pass the gates of
+ * both sides, move only the chunks the destination lacks, sealed again
+ * under its keys, and make the version visible last. */
+typedef struct strata_remote_info {
+	const char *name, *url, *zone;
+} strata_remote_info;
+typedef int (*strata_remote_cb)(const strata_remote_info *ri, void *payload);
+int strata_repo_remote_add(strata_repo *r, const char *name, const char *url,
+			   const char *zone);
+int strata_repo_remote_rm(strata_repo *r, const char *name);
+int strata_repo_remotes(strata_repo *r, strata_remote_cb cb, void *payload);
+
+typedef struct strata_xfer_opts {
+	const char *project; /* egress is attributed to it; NULL: "default" */
+	bool progress;
+} strata_xfer_opts;
+typedef struct strata_xfer_stats {
+	char dataset[256];
+	uint32_t src_version, dst_version;
+	bool already; /* the remote holds it already: nothing sent */
+	uint64_t files, bytes_total, chunks, chunks_sent;
+	uint64_t bytes_sent; /* bytes written to the destination's store */
+	double seconds;
+} strata_xfer_stats;
+/* remote_auth unlocks the remote repository. */
+int strata_repo_push(strata_repo *r, const char *spec, const char *remote,
+		     const strata_auth *remote_auth, const strata_xfer_opts *o,
+		     strata_xfer_stats *st);
+int strata_repo_pull(strata_repo *r, const char *spec, const char *remote,
+		     const strata_auth *remote_auth, const strata_xfer_opts *o,
+		     strata_xfer_stats *st);
+
+typedef struct strata_replica_info {
+	const char *dataset;
+	uint32_t version;
+	const char *remote;
+	uint32_t remote_version;
+	const char *url;
+	int64_t time_ns;
+} strata_replica_info;
+typedef int (*strata_replica_cb)(const strata_replica_info *ri, void *payload);
+/* Which versions (of `dataset`, or all) exist on which remote. */
+int strata_repo_replicas(strata_repo *r, const char *dataset,
+			 strata_replica_cb cb, void *payload);
+
+typedef struct strata_egress_info {
+	const char *key; /* project, dataset or remote */
+	uint64_t bytes, pushes;
+	double usd;
+	double budget_usd; /* monthly budget of a project, or -1 */
+} strata_egress_info;
+typedef int (*strata_egress_cb)(const strata_egress_info *ei, void *payload);
+/* by: "project" (default), "dataset" or "remote"; since_ns 0: all. */
+int strata_repo_egress(strata_repo *r, const char *by, int64_t since_ns,
+		       strata_egress_cb cb, void *payload);
+/* USD per GiB sent to a remote (by name) or a zone. */
+int strata_repo_egress_price(strata_repo *r, const char *target, double usd);
+/* A project's monthly egress budget in USD: a push that would exceed it
+ * is refused before anything is sent. */
+int strata_repo_egress_budget(strata_repo *r, const char *project, double usd);
+
 #endif

@@ -53,6 +53,9 @@ typedef struct cmd {
 int cli_getopt(cli *c, int argc, char **argv, const struct option *extra,
 	       const char *usage);
 int cli_auth(cli *c, bool for_init);
+/* The same, with other environment variables (a remote's secrets). */
+int cli_auth_env(cli *c, bool for_init, const char *pass_env,
+		 const char *key_env);
 int cli_open(cli *c, strata_repo **out);
 int cli_fail(const char *cmd, int rc);
 int cli_usage_error(const char *usage, const char *fmt, ...)
@@ -87,6 +90,13 @@ int cmd_impact(cli *c, int argc, char **argv);
 int cmd_subjects(cli *c, int argc, char **argv);
 int cmd_policy(cli *c, int argc, char **argv);
 int cmd_audit(cli *c, int argc, char **argv);
+int cmd_remote(cli *c, int argc, char **argv);
+int cmd_push(cli *c, int argc, char **argv);
+int cmd_pull(cli *c, int argc, char **argv);
+int cmd_replicas(cli *c, int argc, char **argv);
+int cmd_egress(cli *c, int argc, char **argv);
+extern const char usage_remote[], usage_push[], usage_pull[], usage_replicas[],
+    usage_egress[];
 extern const char usage_user[], usage_role[], usage_zone[], usage_consent[],
     usage_impact[], usage_subjects[], usage_policy[], usage_audit[];
 

@@ -164,8 +164,14 @@ static int key_file(cli *c, const char *path, bool create)
 
 int cli_auth(cli *c, bool for_init)
 {
+	return cli_auth_env(c, for_init, "STRATA_PASSWORD", "STRATA_KEY_FILE");
+}
+
+int cli_auth_env(cli *c, bool for_init, const char *pass_env,
+		 const char *key_env)
+{
 	int rc;
-	const char *env = getenv("STRATA_PASSWORD");
+	const char *env = getenv(pass_env);
 	if (c->password_file) {
 		if ((rc = read_secret_file(c->password_file, &c->password,
 					   &c->password_len)))
@@ -175,7 +181,7 @@ int cli_auth(cli *c, bool for_init)
 			return strata_error_set(STRATA_ENOMEM, "out of memory");
 		c->password_len = strlen(env);
 	}
-	const char *kf = c->key_file ? c->key_file : getenv("STRATA_KEY_FILE");
+	const char *kf = c->key_file ? c->key_file : getenv(key_env);
 	if (kf && *kf && (rc = key_file(c, kf, for_init)))
 		return rc;
 	c->auth.password = c->password;

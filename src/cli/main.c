@@ -26,6 +26,11 @@ static const cmd cmds[] = {
     {"subjects", cmd_subjects, usage_subjects},
     {"policy", cmd_policy, usage_policy},
     {"audit", cmd_audit, usage_audit},
+    {"remote", cmd_remote, usage_remote},
+    {"push", cmd_push, usage_push},
+    {"pull", cmd_pull, usage_pull},
+    {"replicas", cmd_replicas, usage_replicas},
+    {"egress", cmd_egress, usage_egress},
 };
 
 static void help(FILE *f)
@@ -54,7 +59,13 @@ static void help(FILE *f)
 	      "  impact    every file and version of a subject\n"
 	      "  subjects  the identifier <-> pseudonym table (stewards)\n"
 	      "  policy    show, set or check the guardrail policy file\n"
-	      "  audit     read and verify the tamper-evident audit log\n\n"
+	      "  audit     read and verify the tamper-evident audit log\n"
+	      "  remote    add, list or remove remote repositories\n"
+	      "  push      send a version to a remote (policy-gated)\n"
+	      "  pull      fetch a version from a remote\n"
+	      "  replicas  which versions exist on which remote\n"
+	      "  egress    bytes sent per project, dataset or remote, and "
+	      "cost\n\n"
 	      "The repository comes from -R or STRATA_REPO; the password from "
 	      "STRATA_PASSWORD\nor --password-file; a key file from --key-file "
 	      "or STRATA_KEY_FILE.\n'strata COMMAND -h' describes a command; "

@@ -255,6 +255,11 @@ static int apply(strata_repo *r, const char *text, size_t len, const char *name)
 					    nl ? len - hl - 1 : 0);
 		}
 	}
+	/* remotes, replicas, egress (push.c) */
+	int h = repo__hybrid_apply(r, op, (const char *const *)a, (size_t)na, t,
+				   by);
+	if (h <= 0)
+		return h;
 	/* a newer strata wrote it: refuse rather than ignore a rule */
 	return strata_error_set(STRATA_ECORRUPT,
 				"governance event '%s' has operation '%s' that "
@@ -381,6 +386,7 @@ void repo__gov_release(strata_repo *r)
 	strata_free(g->withdrawn);
 	strata_free(g->policy_text);
 	strata_guardrails_free(g->guard);
+	repo__hybrid_release(r);
 	strata_free(g->purpose_text);
 	strata_duo_purpose_free(g->purpose);
 	memset(g, 0, sizeof(*g));
@@ -840,7 +846,11 @@ int repo__gate(strata_repo *r, const repo_access *a)
 		q.consent_needed = true;
 	}
 	const char *ds = have_snap ? s.dataset : a->dataset;
-	gov_consent *dsc = ds ? repo__find_consent(r, ds) : NULL;
+	/* consent governs the use of data: reading, deriving, exporting */
+	bool uses = a->action == STRATA_ACT_READ ||
+		    a->action == STRATA_ACT_DERIVE ||
+		    a->action == STRATA_ACT_EXPORT;
+	gov_consent *dsc = ds && uses ? repo__find_consent(r, ds) : NULL;
 	if (dsc) {
 		q.consent = dsc->duo;
 		q.consent_text = dsc->codes;

@@ -39,7 +39,8 @@ typedef struct repo_gov {
 	size_t nconsents, cap_consents;
 	gov_withdrawal *withdrawn;
 	size_t nwithdrawn, cap_withdrawn;
-	char *policy_text; /* NULL: no policy file */
+	struct repo_hybrid *hy; /* remotes, replicas, egress (push.c) */
+	char *policy_text;	/* NULL: no policy file */
 	strata_guardrails *guard;
 	int policy_rc; /* a malformed policy stops every operation */
 	char policy_err[512];

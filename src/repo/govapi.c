@@ -159,11 +159,12 @@ int strata_repo_zone_set(strata_repo *r, const char *allow)
 
 static bool dataset_exists(strata_repo *r, const char *name)
 {
-	char *ds = NULL;
-	uint32_t v;
-	int rc = strata_repo_resolve(r, name, &ds, &v);
-	strata_free(ds);
-	return rc == 0;
+	strata_snapshot s;
+	uint8_t id[32];
+	if (strchr(name, '@') || repo__open_spec(r, name, &s, id))
+		return false;
+	strata_snapshot_release(&s);
+	return true;
 }
 
 int strata_repo_subject(strata_repo *r, const char *subject, char out[24])

@@ -30,6 +30,13 @@ struct strata_repo {
 	repo_gov gov;
 };
 
+/* ---- hybrid: remotes, replicas, egress (push.c) ---- */
+/* Apply a governance event of push.c's: 0 applied, 1 not one of its
+ * operations, or an error. */
+int repo__hybrid_apply(strata_repo *r, const char *op, const char *const *a,
+		       size_t na, int64_t t, const char *by);
+void repo__hybrid_release(strata_repo *r);
+
 /* ---- governance (gov.c) ---- */
 typedef struct repo_access {
 	int action;	       /* enum strata_action */
