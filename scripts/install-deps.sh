@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential cmake pkg-config libssl-dev libsodium-dev libzstd-dev
 libsqlite3-dev libcmocka-dev libhts-dev libtiff-dev zlib1g-dev
-clang-format git dcmtk samtools bcftools nifti-bin libtiff-tools python3 python3-pydicom htslib-test zstd time
+clang-format git dcmtk libdcmtk17 samtools bcftools nifti-bin libtiff-tools python3 python3-pydicom htslib-test zstd time
 restic borgbackup
 libcurl4-gnutls-dev
 ceph-mon ceph-osd radosgw ceph-common awscli"

@@ -369,4 +369,33 @@ int strata_repo_egress_price(strata_repo *r, const char *target, double usd);
  * is refused before anything is sent. */
 int strata_repo_egress_budget(strata_repo *r, const char *project, double usd);
 
+/* ---- de-identification (deid.c; docs/deid.md) ---- */
+typedef struct strata_deid_run_opts {
+	const char *dataset; /* the new, curated dataset */
+	const char *profile; /* "basic" (default) */
+	const char *options; /* "retain-safe-private,clean-descriptors" */
+	const char *domain;  /* pseudonymisation domain; NULL: "default" */
+	const char *message;
+	const char *reference; /* CRAM: a local FASTA, or NULL */
+	bool fastq_strip_names;
+	bool progress;
+} strata_deid_run_opts;
+typedef struct strata_deid_stats {
+	uint64_t files, dicom, genomic, held_back, skipped, uids_remapped;
+	char recipe[1024];
+	strata_ingest_stats ingest; /* the new version */
+} strata_deid_stats;
+typedef struct strata_deid_file {
+	const char *path;
+	const char *what; /* "deid", "held" (for review), "skipped" */
+	const char *why;  /* NULL for "deid" */
+} strata_deid_file;
+typedef int (*strata_deid_cb)(const strata_deid_file *f, void *payload);
+/* De-identify version `spec` into a new curated, class deid version of
+ * o->dataset with lineage and recipe. Files that may carry burned-in
+ * text, or have no de-identifier, are held back and reported to cb. */
+int strata_repo_deid(strata_repo *r, const char *spec,
+		     const strata_deid_run_opts *o, strata_deid_stats *st,
+		     strata_deid_cb cb, void *payload);
+
 #endif

@@ -91,6 +91,8 @@ int cmd_subjects(cli *c, int argc, char **argv);
 int cmd_policy(cli *c, int argc, char **argv);
 int cmd_audit(cli *c, int argc, char **argv);
 int cmd_remote(cli *c, int argc, char **argv);
+int cmd_deid(cli *c, int argc, char **argv);
+extern const char usage_deid[];
 int cmd_push(cli *c, int argc, char **argv);
 int cmd_pull(cli *c, int argc, char **argv);
 int cmd_replicas(cli *c, int argc, char **argv);

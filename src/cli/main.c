@@ -27,6 +27,7 @@ static const cmd cmds[] = {
     {"policy", cmd_policy, usage_policy},
     {"audit", cmd_audit, usage_audit},
     {"remote", cmd_remote, usage_remote},
+    {"deid", cmd_deid, usage_deid},
     {"push", cmd_push, usage_push},
     {"pull", cmd_pull, usage_pull},
     {"replicas", cmd_replicas, usage_replicas},
@@ -60,6 +61,7 @@ static void help(FILE *f)
 	      "  subjects  the identifier <-> pseudonym table (stewards)\n"
 	      "  policy    show, set or check the guardrail policy file\n"
 	      "  audit     read and verify the tamper-evident audit log\n"
+	      "  deid      de-identify a version into a curated one\n"
 	      "  remote    add, list or remove remote repositories\n"
 	      "  push      send a version to a remote (policy-gated)\n"
 	      "  pull      fetch a version from a remote\n"

@@ -514,7 +514,8 @@ static int add_anc(const uint8_t other[32], const char *recipe, void *payload)
  * subjects, or, through lineage, any subject of a source the object does
  * not carry itself (its files cannot be told apart). */
 static int find_withdrawn(strata_repo *r, const uint8_t sid[32],
-			  const subj_list *own, char **subject, char **via)
+			  const subj_list *own, const subj_list *carried_by,
+			  char **subject, char **via)
 {
 	anc a = {0};
 	int rc = 0;
@@ -534,8 +535,8 @@ static int find_withdrawn(strata_repo *r, const uint8_t sid[32],
 					   add_subject, &up);
 		for (size_t j = 0; !rc && j < up.n; j++) {
 			bool carried = false;
-			for (size_t k = 0; k < own->n; k++)
-				carried |= !strcmp(own->v[k], up.v[j]);
+			for (size_t k = 0; k < carried_by->n; k++)
+				carried |= !strcmp(carried_by->v[k], up.v[j]);
 			if (carried || !repo__withdrawn(r, up.v[j]))
 				continue;
 			uint32_t ver;
@@ -866,7 +867,17 @@ int repo__gate(strata_repo *r, const repo_access *a)
 			 ? 0
 			 : strata_catalog_values(r->cat, sid, row, "subject",
 						 add_subject, &subs);
-		if (rc || (rc = find_withdrawn(r, sid, &subs, &wsub, &wvia)))
+		/* a subject the version carries in some file blocks only
+		 * those files; one it only inherits blocks all of it */
+		subj_list all = {0};
+		if (!rc && row && r->gov.nwithdrawn)
+			rc = strata_catalog_values(r->cat, sid, 0, "subject",
+						   add_subject, &all);
+		if (!rc)
+			rc = find_withdrawn(r, sid, &subs, row ? &all : &subs,
+					    &wsub, &wvia);
+		subj_free(&all);
+		if (rc)
 			goto out;
 		q.withdrawn_subject = wsub;
 		q.withdrawn_via = wvia;

@@ -39,6 +39,7 @@ void strata_keys_derive(strata_keys *k)
 	sub(k->catalog_mac, k->master, "strata/v1/catalog-mac");
 	sub(k->subject_key, k->master, "strata/v1/subjects");
 	sub(k->audit_seed, k->master, "strata/v1/audit-sign");
+	sub(k->deid_key, k->master, "strata/v1/deid");
 	sub(id, k->master, "strata/v1/key-id");
 	k->key_id = strata_get_le32(id);
 }

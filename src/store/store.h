@@ -22,6 +22,7 @@ typedef struct strata_keys {
 	uint8_t catalog_mac[32]; /* HMAC for catalog lookups */
 	uint8_t subject_key[32]; /* HMAC: subject identifier -> pseudonym */
 	uint8_t audit_seed[32];	 /* Ed25519 seed of audit checkpoints */
+	uint8_t deid_key[32];	 /* PRF of de-identification: UIDs, dates */
 	uint32_t key_id;
 } strata_keys;
 

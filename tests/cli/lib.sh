@@ -53,6 +53,87 @@ REPO=$WORK/repo
 export STRATA_PASSWORD='correct horse battery staple 7731'
 unset STRATA_REPO STRATA_KEY_FILE 2>/dev/null || true
 
+# S3 mode: with STRATA_TEST_S3=1 (run_on_s3.sh starts Ceph RGW and exports
+# AWS_ENDPOINT_URL, S3_BUCKET and the keys) the repositories are
+# s3://$S3_BUCKET/<test>-<random>[-NAME] and their local directories (catalog,
+# audit log) live below $WORK/cache (STRATA_CACHE_DIR). Checks that look into a
+# repository go through the helpers below, which work in both modes.
+TEST_S3=${STRATA_TEST_S3:-0}
+is_s3() { [ "$TEST_S3" = 1 ]; }
+if is_s3; then
+    [ -n "${AWS_ENDPOINT_URL:-}" ] && [ -n "${S3_BUCKET:-}" ] &&
+        [ -n "${AWS_ACCESS_KEY_ID:-}" ] && [ -n "${AWS_SECRET_ACCESS_KEY:-}" ] ||
+        die "STRATA_TEST_S3=1 needs AWS_ENDPOINT_URL, S3_BUCKET, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (tests/cli/run_on_s3.sh sets them)"
+    export STRATA_CACHE_DIR=$WORK/cache
+    # the aws client must not read a user's ~/.aws or pick a profile
+    export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+    unset AWS_PROFILE 2>/dev/null || true
+    S3_RUN=$TEST_NAME-$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')
+    REPO=s3://$S3_BUCKET/$S3_RUN
+    # the objects go with the test, unless the whole service does
+    # (run_on_s3.sh: STRATA_TEST_S3_KEEP=1, RGW is thrown away after the run)
+    if [ "${STRATA_TEST_S3_KEEP:-0}" != 1 ]; then
+        at_exit 's3_cli s3 rm --quiet --recursive "s3://$S3_BUCKET/$S3_RUN" >/dev/null 2>&1'
+    fi
+fi
+
+# new_repo NAME: the location for a further repository of this test.
+new_repo() {
+    if is_s3; then echo "s3://$S3_BUCKET/$S3_RUN-$1"; else echo "$WORK/$1"; fi
+}
+# s3_cli ARGS...: the independent client (Debian's awscli) against the endpoint.
+s3_cli() { /usr/bin/aws --endpoint-url "${AWS_ENDPOINT_URL_S3:-$AWS_ENDPOINT_URL}" "$@"; }
+# s3_path [REPO]: "bucket/prefix" of an s3:// location (no slashes at the ends).
+s3_path() {
+    local r=${1:-$REPO} b p
+    r=${r#s3://}; b=${r%%/*}; p=${r#"$b"}
+    while [ "${p#/}" != "$p" ]; do p=${p#/}; done
+    while [ "${p%/}" != "$p" ]; do p=${p%/}; done
+    echo "$b${p:+/$p}"
+}
+# state_dir [REPO]: the repository's local directory (catalog, spool): REPO/local,
+# or for S3 $STRATA_CACHE_DIR/HASH as docs/s3.md (FILES) defines it.
+state_dir() {
+    local r=${1:-$REPO} ep b p
+    case $r in
+    s3://*)
+        ep=${AWS_ENDPOINT_URL_S3:-$AWS_ENDPOINT_URL}
+        while [ "${ep%/}" != "$ep" ]; do ep=${ep%/}; done
+        p=$(s3_path "$r"); b=${p%%/*}; p=${p#"$b"}; p=${p#/}
+        echo "$STRATA_CACHE_DIR/$(printf '%s\n%s\n%s' "$ep" "$b" "${p:+$p/}" |
+            sha256sum | cut -c1-32)" ;;
+    *) echo "$r/local" ;;
+    esac
+}
+# audit_dir [REPO]: where the audit log of REPO is (REPO/audit; for S3 in its
+# local directory, see repo__audit_open).
+audit_dir() {
+    case ${1:-$REPO} in
+    s3://*) echo "$(state_dir "${1:-$REPO}")/audit" ;;
+    *) echo "${1:-$REPO}/audit" ;;
+    esac
+}
+# repo_exists [REPO]: the repository is there (a directory, or an S3 'config' object).
+repo_exists() {
+    local r=${1:-$REPO}
+    case $r in
+    s3://*) s3_cli s3 ls "s3://$(s3_path "$r")/config" 2>/dev/null | grep -q ' config$' ;;
+    *) [ -d "$r" ] ;;
+    esac
+}
+# repo_pull DIR [REPO]: copy every object of an S3 repository into DIR with its
+# name as path (the layout of a local repository), via the independent client.
+repo_pull() {
+    mkdir -p "$1"
+    s3_cli s3 cp --quiet --recursive "s3://$(s3_path "${2:-$REPO}")/" "$1/" >"$WORK/.s3.err" 2>&1 ||
+        { cat "$WORK/.s3.err" >&2; die "aws s3 cp --recursive s3://$(s3_path "${2:-$REPO}")/ failed"; }
+}
+# repo_put FILE NAME [REPO]: replace object NAME of an S3 repository with FILE.
+repo_put() {
+    s3_cli s3 cp --quiet "$1" "s3://$(s3_path "${3:-$REPO}")/$2" >"$WORK/.s3.err" 2>&1 ||
+        { cat "$WORK/.s3.err" >&2; die "aws s3 cp $1 s3://$(s3_path "${3:-$REPO}")/$2 failed"; }
+}
+
 # soft CMD...: run a check in a subshell; if it fails (die), record the failure and
 # continue, so one test run reports every independent failing check. The script then
 # exits 1 at the end.  Variables set inside CMD do not survive.
