@@ -397,5 +397,14 @@ typedef int (*strata_deid_cb)(const strata_deid_file *f, void *payload);
 int strata_repo_deid(strata_repo *r, const char *spec,
 		     const strata_deid_run_opts *o, strata_deid_stats *st,
 		     strata_deid_cb cb, void *payload);
+/* The vault: a subject's identifier, pseudonym and the date shift its
+ * files get in `domain` with retain-long-modified-dates. A steward's
+ * action (reidentify), audited. */
+typedef struct strata_deid_lookup_info {
+	char pseudonym[24], identifier[256], domain[128];
+	int32_t date_shift_days;
+} strata_deid_lookup_info;
+int strata_repo_deid_lookup(strata_repo *r, const char *subject,
+			    const char *domain, strata_deid_lookup_info *out);
 
 #endif

@@ -22,6 +22,8 @@ const char usage_deid[] =
     "                    clean-visual-features only record what another\n"
     "                    tool did\n"
     "  --domain D        pseudonymisation domain (default: default)\n"
+    "\nstrata deid lookup SUBJECT [--domain D] [--json]: the vault - a\n"
+    "subject's identifier, pseudonym and date shift (stewards; audited).\n"
     "\nExit status: 0 ok, 3 version made but files were held back.\n";
 
 enum {
@@ -106,6 +108,35 @@ int cmd_deid(cli *c, int argc, char **argv)
 		default:
 			return cli_bad_option(usage_deid, argv);
 		}
+	}
+	if (argc - optind == 2 && !strcmp(argv[optind], "lookup")) {
+		strata_deid_lookup_info li;
+		if ((rc = cli_open(c, &r)))
+			return cli_fail("deid lookup", rc);
+		rc =
+		    strata_repo_deid_lookup(r, argv[optind + 1], o.domain, &li);
+		if (!rc && c->json) {
+			strata_json j;
+			strata_json_init(&j, stdout);
+			strata_json_obj_begin(&j);
+			strata_json_key(&j, "pseudonym");
+			strata_json_str(&j, li.pseudonym);
+			strata_json_key(&j, "identifier");
+			strata_json_str(&j, li.identifier);
+			strata_json_key(&j, "domain");
+			strata_json_str(&j, li.domain);
+			strata_json_key(&j, "date_shift_days");
+			strata_json_i64(&j, li.date_shift_days);
+			strata_json_obj_end(&j);
+			strata_json_end(&j);
+		} else if (!rc) {
+			printf("%s\t%s\tdomain %s\tdate shift %d days\n",
+			       li.pseudonym, li.identifier, li.domain,
+			       li.date_shift_days);
+		}
+		int ret = rc ? cli_fail("deid lookup", rc) : EXIT_OK;
+		strata_repo_close(r);
+		return ret;
 	}
 	if (argc - optind != 1)
 		return cli_usage_error(usage_deid, "name one version");

@@ -99,6 +99,14 @@ typedef struct strata_deid_report {
 int strata_deid_dicom(const uint8_t *in, size_t n, const strata_deid_opts *o,
 		      struct strata_buf *out, strata_deid_report *rep);
 
+/*
+ * strata_deid_date_shift - the whole-day shift applied to a subject's
+ * dates with retain-long-modified-dates: 1 to 10 years back, from
+ * HMAC(key, domain || patient_id). For the pseudonym vault's lookup.
+ */
+int32_t strata_deid_date_shift(const uint8_t *key, size_t keylen,
+			       const char *domain, const char *patient_id);
+
 /* The standard's revision the action table was generated from ("2024b"). */
 const char *strata_deid_revision(void);
 

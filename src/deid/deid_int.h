@@ -99,6 +99,8 @@ typedef struct deid__ctx {
 	strata_buf *o; /* the output dataset */
 	unsigned flags;
 	strata_hmac *h;
+	const uint8_t *key; /* the caller's, for the date shift */
+	size_t keylen;
 	const char *domain;
 	strata_deid_report *rep;
 	int32_t shift; /* days, with modified dates */

@@ -524,11 +524,8 @@ static void derive_subject(deid__ctx *c, const deid__top *top,
 	if (c->flags & STRATA_DEID_RETAIN_LONG_MODIFIED_DATES) {
 		/* one whole-day shift per subject and domain: 1 to 10 years
 		 * back, from HMAC(key, domain || PatientID) */
-		if (mac(c, d, "", 0, pid, strlen(pid)))
-			memset(d, 0, sizeof(d));
-		uint32_t v = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 |
-			     (uint32_t)d[2] << 8 | d[3];
-		c->shift = -(int32_t)(365 + v % 3286);
+		c->shift =
+		    strata_deid_date_shift(c->key, c->keylen, c->domain, pid);
 		rep->date_shift_days = c->shift;
 	}
 }
@@ -661,6 +658,8 @@ int strata_deid_dicom(const uint8_t *in, size_t n, const strata_deid_opts *o,
 		ts = TS_EXPLICIT; /* written inflated */
 	}
 	c->out_sx = sx;
+	c->key = o->key;
+	c->keylen = o->keylen;
 	if ((rc = strata_hmac_new(&c->h, o->key, o->keylen)))
 		goto out;
 	if ((rc = run(c, o, sx, ts, &m, in, n, out)))
@@ -675,4 +674,20 @@ out:
 	strata_buf_release(&inflated);
 	strata_free(c);
 	return rc;
+}
+
+int32_t strata_deid_date_shift(const uint8_t *key, size_t keylen,
+			       const char *domain, const char *patient_id)
+{
+	uint8_t d[32];
+	strata_buf b = STRATA_BUF_INIT;
+	if (strata_buf_puts(&b, domain ? domain : "") ||
+	    strata_buf_puts(&b, patient_id ? patient_id : ""))
+		memset(d, 0, sizeof(d));
+	else
+		strata_hmac_once(d, key, keylen, b.ptr, b.len);
+	strata_buf_release(&b);
+	uint32_t v = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 |
+		     (uint32_t)d[2] << 8 | d[3];
+	return -(int32_t)(365 + v % 3286);
 }

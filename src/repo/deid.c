@@ -114,6 +114,32 @@ static int write_all(const char *path, const uint8_t *p, size_t n)
 		   : 0;
 }
 
+/* Strata's own reader must accept every output. */
+static int reread(const char *path, const char *rel)
+{
+	strata_attrs *a = NULL;
+	uint8_t head[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, head, sizeof(head)) : -1;
+	if (fd >= 0)
+		close(fd);
+	int rc = n < 0 ? STRATA_EIO : strata_attrs_new(&a);
+	if (!rc) {
+		strata_format f = strata_format_sniff(head, (size_t)n, path);
+		rc = f == STRATA_FMT_UNKNOWN
+			 ? STRATA_ECORRUPT
+			 : strata_format_extract(f, path, a, NULL);
+	}
+	strata_attrs_free(a);
+	if (rc && rc != STRATA_ENOMEM)
+		return strata_error_set(STRATA_ECORRUPT,
+					"the de-identified '%s' does not read "
+					"back: nothing was stored; report this "
+					"file",
+					rel);
+	return rc;
+}
+
 static int link_subject(deid_ctx *x, const char *rel, const char *id)
 {
 	if (!id || !*id || strpbrk(id, ",\n\r"))
@@ -121,6 +147,112 @@ static int link_subject(deid_ctx *x, const char *rel, const char *id)
 	if (fprintf(x->subjects, "%s,%s\n", rel, id) < 0)
 		return strata_error_set(STRATA_EIO, "cannot write the subject "
 						    "map");
+	return 0;
+}
+
+/* Identifying values of the source, by catalog key, that must not occur
+ * in the output, unless an option keeps that kind of value. */
+static const struct {
+	const char *key;
+	unsigned kept_by;
+} must_go[] = {
+    {"dicom.PatientName", 0},
+    {"dicom.PatientID", 0},
+    {"dicom.OtherPatientIDs", 0},
+    {"dicom.PatientBirthDate", STRATA_DEID_RETAIN_LONG_FULL_DATES},
+    {"dicom.PatientAddress", 0},
+    {"dicom.PatientTelephoneNumbers", 0},
+    {"dicom.AccessionNumber", 0},
+    {"dicom.StudyInstanceUID", STRATA_DEID_RETAIN_UIDS},
+    {"dicom.SeriesInstanceUID", STRATA_DEID_RETAIN_UIDS},
+    {"dicom.SOPInstanceUID", STRATA_DEID_RETAIN_UIDS},
+    {"dicom.FrameOfReferenceUID", STRATA_DEID_RETAIN_UIDS},
+    {"dicom.MediaStorageSOPInstanceUID", STRATA_DEID_RETAIN_UIDS},
+    {"dicom.ReferringPhysicianName", 0},
+    {"dicom.PerformingPhysicianName", 0},
+    {"dicom.OperatorsName", 0},
+    {"dicom.InstitutionName", STRATA_DEID_RETAIN_INSTITUTION_ID},
+    {"dicom.InstitutionAddress", STRATA_DEID_RETAIN_INSTITUTION_ID},
+    {"dicom.StationName", STRATA_DEID_RETAIN_DEVICE_ID},
+    {"dicom.DeviceSerialNumber", STRATA_DEID_RETAIN_DEVICE_ID},
+};
+
+static bool word_char(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+	       (c >= 'a' && c <= 'z') || c == '_' || c == '.';
+}
+
+/* `v` as a whole word (not inside a longer name, number or UID) in
+ * p[from, to). */
+static const uint8_t *find_word(const uint8_t *p, size_t from, size_t to,
+				const char *v, size_t vl)
+{
+	while (from < to) {
+		const uint8_t *hit = memmem(p + from, to - from, v, vl);
+		if (!hit)
+			return NULL;
+		size_t at = (size_t)(hit - p);
+		if ((at == 0 || !word_char(p[at - 1])) &&
+		    (at + vl >= to || !word_char(p[at + vl])))
+			return hit;
+		from = at + 1;
+	}
+	return NULL;
+}
+
+/* Search `p` outside [skip, skip + skiplen) for the word `v`. */
+static const uint8_t *find_outside(const uint8_t *p, size_t n, uint64_t skip,
+				   uint64_t skiplen, const char *v, size_t vl)
+{
+	if (!skip || skip >= n)
+		return find_word(p, 0, n, v, vl);
+	const uint8_t *hit = find_word(p, 0, skip, v, vl);
+	if (hit || skip + skiplen >= n)
+		return hit;
+	return find_word(p, skip + skiplen, n, v, vl);
+}
+
+/* The proof: no identifying value of the source occurs in the output's
+ * bytes (pixel data aside). STRATA_ECORRUPT names the key and offset. */
+static int scan_identifiers(deid_ctx *x, const char *rel, const strata_attrs *a,
+			    const strata_buf *out,
+			    const strata_deid_report *rep)
+{
+	for (size_t i = 0; i < sizeof(must_go) / sizeof(*must_go); i++) {
+		const strata_attr *at = strata_attrs_find(a, must_go[i].key);
+		if (!at || at->type != STRATA_ATTR_STR ||
+		    (x->options & must_go[i].kept_by))
+			continue;
+		/* the whole value, and each name component or list item */
+		const char *v = at->s;
+		for (const char *p = v; *p;) {
+			size_t n = strcspn(p, "^\\=,");
+			size_t whole = strlen(v);
+			const char *cand[2] = {v, p};
+			size_t len[2] = {whole, n};
+			for (int k = 0; k < 2; k++) {
+				if (len[k] < 4 || (k && len[k] == whole))
+					continue;
+				const uint8_t *hit = find_outside(
+				    out->ptr, out->len, rep->pixel_offset,
+				    rep->pixel_length, cand[k], len[k]);
+				if (hit)
+					return strata_error_set(
+					    STRATA_ECORRUPT,
+					    "de-identification of '%s' left "
+					    "the source's %s (or part of it) "
+					    "at byte %zu of the output: "
+					    "nothing was stored; report this "
+					    "file",
+					    rel, must_go[i].key + 6,
+					    (size_t)(hit - out->ptr));
+			}
+			p += n;
+			if (*p)
+				p++;
+		}
+	}
 	return 0;
 }
 
@@ -150,7 +282,9 @@ static int deid_dicom(deid_ctx *x, const char *src, const char *dst,
 		rc = 0;
 	} else if (rep.held_back) {
 		report(x, rel, "held", rep.reason);
-	} else if (!(rc = write_all(dst, out.ptr, out.len)) &&
+	} else if (!(rc = scan_identifiers(x, rel, a, &out, &rep)) &&
+		   !(rc = write_all(dst, out.ptr, out.len)) &&
+		   !(rc = reread(dst, rel)) &&
 		   !(rc = link_subject(x, rel, pid))) {
 		x->st->dicom++;
 		x->st->uids_remapped += rep.uids_remapped;
@@ -158,6 +292,56 @@ static int deid_dicom(deid_ctx *x, const char *src, const char *dst,
 	}
 	strata_attrs_free(a);
 	strata_buf_release(&out);
+	return rc;
+}
+
+/* No sample name of the source is among the output's. */
+static int samples_gone(const char *src, const char *dst, const char *rel)
+{
+	static const char *const keys[] = {"seq.samples", "vcf.sample_names"};
+	strata_attrs *a = NULL, *b = NULL;
+	uint8_t head[4096];
+	int rc = 0;
+	if (strata_attrs_new(&a) || strata_attrs_new(&b)) {
+		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+		goto out;
+	}
+	int fd = open(src, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, head, sizeof(head)) : -1;
+	if (fd >= 0)
+		close(fd);
+	strata_format f = strata_format_sniff(head, n > 0 ? (size_t)n : 0, src);
+	if (n <= 0 || strata_format_extract(f, src, a, NULL) ||
+	    strata_format_extract(f, dst, b, NULL))
+		goto out; /* nothing to compare: reread() judged the output */
+	for (size_t k = 0; !rc && k < 2; k++) {
+		const strata_attr *x = strata_attrs_find(a, keys[k]);
+		const strata_attr *y = strata_attrs_find(b, keys[k]);
+		if (!x || !y || x->type != STRATA_ATTR_STR ||
+		    y->type != STRATA_ATTR_STR)
+			continue;
+		for (const char *p = x->s; !rc && *p;) {
+			size_t len = strcspn(p, ",");
+			for (const char *q = y->s; *q;) {
+				size_t ql = strcspn(q, ",");
+				if (ql == len && !memcmp(p, q, len)) {
+					rc = strata_error_set(
+					    STRATA_ECORRUPT,
+					    "de-identification of '%s' left "
+					    "the source's sample name in its "
+					    "header: nothing was stored; "
+					    "report this file",
+					    rel);
+					break;
+				}
+				q += ql + (q[ql] == ',');
+			}
+			p += len + (p[len] == ',');
+		}
+	}
+out:
+	strata_attrs_free(a);
+	strata_attrs_free(b);
 	return rc;
 }
 
@@ -179,6 +363,8 @@ static int deid_hts(deid_ctx *x, const char *src, const char *dst,
 		report(x, rel, "skipped", strata_error_msg());
 		return 0;
 	}
+	if ((rc = reread(dst, rel)) || (rc = samples_gone(src, dst, rel)))
+		return rc;
 	x->st->genomic++;
 	report(x, rel, "deid", NULL);
 	return link_subject(x, rel, rep.first_sample);
@@ -405,4 +591,49 @@ out:
 		fclose(x.subjects);
 	rm_rf(stage);
 	return rc;
+}
+
+/* ---- the pseudonym vault: strata deid lookup ---- */
+
+typedef struct find_id {
+	const char *pseudonym;
+	char *identifier;
+} find_id;
+
+static int match_subject(const strata_subject_info *si, void *payload)
+{
+	find_id *f = payload;
+	if (strcmp(si->pseudonym, f->pseudonym))
+		return 0;
+	f->identifier = strata_strdup(si->identifier);
+	return 1; /* found: stop */
+}
+
+int strata_repo_deid_lookup(strata_repo *r, const char *subject,
+			    const char *domain, strata_deid_lookup_info *out)
+{
+	char pseudo[24];
+	find_id f = {pseudo, NULL};
+	memset(out, 0, sizeof(*out));
+	int rc = strata_repo_subject(r, subject, pseudo);
+	if (rc)
+		return rc;
+	/* the table walk is the steward's audited 'reidentify' action */
+	rc = strata_repo_subjects(r, match_subject, &f);
+	if (rc < 0)
+		return rc;
+	if (!f.identifier && strcmp(subject, pseudo))
+		f.identifier = strata_strdup(subject); /* given by the caller */
+	if (!f.identifier)
+		return strata_error_set(STRATA_ENOTFOUND,
+					"no subject '%s' in this repository",
+					subject);
+	snprintf(out->pseudonym, sizeof(out->pseudonym), "%s", pseudo);
+	snprintf(out->identifier, sizeof(out->identifier), "%s", f.identifier);
+	snprintf(out->domain, sizeof(out->domain), "%s",
+		 domain && *domain ? domain : "default");
+	out->date_shift_days = strata_deid_date_shift(
+	    r->keys.deid_key, sizeof(r->keys.deid_key), domain, f.identifier);
+	strata_free(f.identifier);
+	return 0;
 }

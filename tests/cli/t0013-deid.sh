@@ -102,12 +102,47 @@ a, b = (pydicom.dcmread(p) for p in sys.argv[1:3])
 assert a.StudyInstanceUID != b.StudyInstanceUID
 EOF
 
+# --- the proof: an identifier the profile keeps (here hidden in Manufacturer, which
+# the Basic Profile keeps) makes the derive fail and say where --------------------------------
+mkdir -p "$WORK/leak"
+$PY - "$TESTDATA/dicom/MR_small.dcm" "$WORK/leak/leaky.dcm" <<'EOF'
+import sys, pydicom
+d = pydicom.dcmread(sys.argv[1])
+d.PatientID = "PAT998877"
+d.Manufacturer = "PAT998877"
+d.save_as(sys.argv[2])
+EOF
+ok -q -R "$REPO" ingest "$WORK/leak" --dataset leak
+fails -R "$REPO" deid leak --dataset leak-cur
+assert_err_contains "left the source's PatientID .* at byte [0-9]+" "a leak is caught and located"
+fails -R "$REPO" log leak-cur
+assert_err_contains "no dataset 'leak-cur'" "no version made from a leaking derive"
+
 # --- options --------------------------------------------------------------------------------
 fails -R "$REPO" deid raw --dataset x --option retain-everything
 assert_err_contains "retain-everything" "unknown option named"
 expect 3 -q -R "$REPO" deid raw --dataset cur4 --option retain-uids,clean-descriptors
 ok -R "$REPO" show cur4 --json
 json_check "$OUT" '"retain-uids" in j["recipe"] and "clean-descriptors" in j["recipe"]' "options in the recipe"
+
+# --- the vault: a steward's audited lookup; the shift matches the files ----------------------------
+ok -R "$REPO" user add rita --role researcher
+STRATA_USER=rita fails -R "$REPO" deid lookup "$sm"
+assert_err_contains "denied by role" "researchers cannot re-identify"
+mr_pid=$($PY -c 'import sys,pydicom; print(pydicom.dcmread(sys.argv[1]).PatientID)' "$WORK/src/img/MR_small.dcm")
+ok -R "$REPO" deid lookup "$mr_pid" --domain longi --json
+json_check "$OUT" "j['identifier'] == '$mr_pid' and j['pseudonym'].startswith('sub-') and j['date_shift_days'] < 0" "lookup"
+shift=$(json_get "$OUT" 'j["date_shift_days"]')
+expect 3 -q -R "$REPO" deid raw --dataset cur-longi --domain longi --option retain-long-modified-dates
+ok -R "$REPO" restore cur-longi "$WORK/outl" -q
+$PY - "$WORK/src/img/MR_small.dcm" "$WORK/outl/src/img/MR_small.dcm" "$shift" <<'EOF' || die "the date shift of the file is not the vault's"
+import sys, datetime, pydicom
+a, b = pydicom.dcmread(sys.argv[1]), pydicom.dcmread(sys.argv[2])
+d = lambda s: datetime.date(int(s[:4]), int(s[4:6]), int(s[6:8]))
+assert (d(b.StudyDate) - d(a.StudyDate)).days == int(sys.argv[3]), (a.StudyDate, b.StudyDate)
+EOF
+ok -R "$REPO" audit log --json
+json_check "$OUT" 'any(r["action"] == "subjects" and r["actor"] != "rita" and r["decision"] == "allow" for r in j)' "the lookup is audited"
 
 # --- subjects: withdrawal reaches the curated files ---------------------------------------------------
 ok -R "$REPO" impact "$sm" --json
