@@ -76,6 +76,10 @@ typedef struct strata_cuts {
  * (a damaged or unsupported file): callers store such a file as opaque
  * bytes and go on.
  */
+/* Whether a REF_PATH/REF_CACHE entry could reach the network (empty,
+ * a URL, http or ftp): CRAM references are only ever read locally. */
+bool strata_ref_is_remote(const char *v);
+
 int strata_format_extract(strata_format f, const char *path, strata_attrs *out,
 			  strata_cuts *cuts);
 

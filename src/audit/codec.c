@@ -7,35 +7,6 @@
  */
 #include "audit/audit_int.h"
 
-/* Length of a valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_len(const uint8_t *p, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xe0) == 0xc0)
-		len = 2, cp = p[0] & 0x1f;
-	else if ((p[0] & 0xf0) == 0xe0)
-		len = 3, cp = p[0] & 0x0f;
-	else if ((p[0] & 0xf8) == 0xf0)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 static int put_str(strata_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -72,7 +43,7 @@ static int put_str(strata_buf *b, const char *s)
 			e[5] = hex[c & 15];
 			rc = strata_buf_put(b, e, 6);
 			i++;
-		} else if ((l = utf8_len(p + i, n - i)) != 0) {
+		} else if ((l = strata_utf8_len(p + i, n - i)) != 0) {
 			rc = strata_buf_put(b, p + i, l);
 			i += l;
 		} else { /* a byte that is not UTF-8: \udcXX */

@@ -174,6 +174,10 @@ typedef struct strata_json {
 } strata_json;
 
 void strata_json_init(strata_json *j, FILE *f);
+/* Length of the valid UTF-8 sequence at p (n bytes left, n >= 1), or 0
+ * for a byte that does not start one (overlong forms and surrogates
+ * included). */
+size_t strata_utf8_len(const uint8_t *p, size_t n);
 void strata_json_obj_begin(strata_json *j);
 void strata_json_obj_end(strata_json *j);
 void strata_json_arr_begin(strata_json *j);

@@ -50,8 +50,7 @@ void strata_json_arr_end(strata_json *j)
 	fputc(']', j->f);
 }
 
-/* Length of a valid UTF-8 sequence at p, or 0. */
-static size_t utf8_len(const uint8_t *p, size_t n)
+size_t strata_utf8_len(const uint8_t *p, size_t n)
 {
 	size_t len;
 	uint32_t cp;
@@ -100,7 +99,7 @@ void strata_json_strn(strata_json *j, const char *s, size_t n)
 		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(j->f, "\\u%04x", c);
 			i++;
-		} else if ((l = utf8_len(p + i, n - i)) == 0) {
+		} else if ((l = strata_utf8_len(p + i, n - i)) == 0) {
 			fprintf(j->f, "\\u%04x", c);
 			i++;
 		} else {

@@ -14,34 +14,14 @@
 
 #include "common/common.h"
 #include "deid/hts_deid.h"
+#include "strata/formats.h"
 
 #define IDENT_MIN 3    /* shorter identifiers are not searched for */
 #define PSEUDO_MAX 256 /* bytes a pseudonym may take, NUL included */
 #define LINE_SEP 2     /* kseq KS_SEP_LINE: "\n", dropping a "\r" */
 
-/* ---- the network guard (the rule of src/formats/hts.c) ---- */
-
-#define NO_REF_PATH "/dev/null/strata-no-ref/%s"
-#define NO_REF_CACHE "/dev/null/strata-no-ref-cache/%2s/%2s/%s"
-
-static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
-
-static bool remote_ref(const char *v)
-{
-	return !v || !*v || strstr(v, "://") || strcasestr(v, "http") ||
-	       strcasestr(v, "ftp");
-}
-
-/* htslib 1.16 fetches missing CRAM references from EBI (or any URL in
- * REF_PATH): keep only local REF_PATH/REF_CACHE, once per process. */
-static void net_guard(void)
-{
-	if (remote_ref(getenv("REF_PATH")))
-		setenv("REF_PATH", NO_REF_PATH, 1);
-	if (remote_ref(getenv("REF_CACHE")))
-		setenv("REF_CACHE", NO_REF_CACHE, 1);
-	hts_set_log_level(HTS_LOG_OFF);
-}
+/* The network guard is the format readers' (src/formats/hts.c): CRAM
+ * references only from local paths, set once per process. */
 
 /* ---- context: options, the identifiers seen, the read-group renames ---- */
 
@@ -608,11 +588,12 @@ static bool m5_local(const char *m5)
 	for (const char *s = rp; s && *s;) {
 		const char *e = strchr(s, ':');
 		size_t n = e ? (size_t)(e - s) : strlen(s);
-		if (n && !remote_ref(s) && m5_in(s, n, m5))
+		if (n && !strata_ref_is_remote(s) && m5_in(s, n, m5))
 			return true;
 		s = e ? e + 1 : NULL;
 	}
-	return rc && *rc && !remote_ref(rc) && m5_in(rc, strlen(rc), m5);
+	return rc && *rc && !strata_ref_is_remote(rc) &&
+	       m5_in(rc, strlen(rc), m5);
 }
 
 static bool local_file(const char *p)
@@ -646,7 +627,7 @@ static int cram_ref(ctx *c, sam_hdr_t *h, char **fasta)
 			const char *p = ks.s;
 			if (strncmp(p, "file://", 7) == 0)
 				p += 7;
-			if (!remote_ref(p) && local_file(p) &&
+			if (!strata_ref_is_remote(p) && local_file(p) &&
 			    (!*fasta || strcmp(*fasta, p) == 0)) {
 				if (!*fasta && !(*fasta = strata_strdup(p)))
 					rc = STRATA_ENOMEM;
@@ -1106,7 +1087,7 @@ int strata_hts_deid(const char *in_path, const char *out_path,
 		return strata_error_set(STRATA_EINVAL,
 					"hts deid: input, output and a "
 					"pseudonym callback are required");
-	pthread_once(&guard_once, net_guard);
+	strata_formats_init();
 	c.tags = (o->rg_tags ? o->rg_tags : STRATA_RG_DEFAULT) | STRATA_RG_SM;
 	if ((in = open_in(in_path, &ist)) < 0)
 		return in;

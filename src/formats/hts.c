@@ -32,7 +32,7 @@
 
 static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
 
-static bool remote_ref(const char *v)
+bool strata_ref_is_remote(const char *v)
 {
 	return !v || !*v || strstr(v, "://") || strcasestr(v, "http") ||
 	       strcasestr(v, "ftp");
@@ -46,9 +46,9 @@ static bool remote_ref(const char *v)
  */
 static void net_guard(void)
 {
-	if (remote_ref(getenv("REF_PATH")))
+	if (strata_ref_is_remote(getenv("REF_PATH")))
 		setenv("REF_PATH", NO_REF_PATH, 1);
-	if (remote_ref(getenv("REF_CACHE")))
+	if (strata_ref_is_remote(getenv("REF_CACHE")))
 		setenv("REF_CACHE", NO_REF_CACHE, 1);
 	hts_set_log_level(HTS_LOG_OFF);
 }
