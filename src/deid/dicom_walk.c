@@ -8,6 +8,7 @@
  */
 #include "common/common.h"
 #include "deid/deid_int.h"
+#include "formats/dicom_int.h"
 
 #define TAG_ITEM 0xfffee000u
 #define TAG_ITEM_END 0xfffee00du
@@ -68,29 +69,6 @@ static int bad(deid__ctx *c, uint32_t tag, size_t pos, const char *what)
 
 /* ---- reading ---- */
 
-static uint16_t get16(const uint8_t *p, bool big)
-{
-	unsigned hi = big ? p[0] : p[1], lo = big ? p[1] : p[0];
-	return (uint16_t)(hi << 8 | lo);
-}
-
-static uint32_t get32(const uint8_t *p, bool big)
-{
-	return big ? (uint32_t)get16(p, true) << 16 | get16(p + 2, true)
-		   : (uint32_t)get16(p + 2, false) << 16 | get16(p, false);
-}
-
-static bool long_vr(const char *vr)
-{
-	static const char *const l[] = {"OB", "OD", "OF", "OL", "OV",
-					"OW", "SQ", "UC", "UN", "UR",
-					"UT", "SV", "UV"};
-	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++)
-		if (!memcmp(vr, l[i], 2))
-			return true;
-	return false;
-}
-
 static bool is_vr(const char *vr, const char *x)
 {
 	return vr[0] == x[0] && vr[1] == x[1];
@@ -141,26 +119,28 @@ static int read_header(deid__ctx *c, deid__syntax sx, size_t *pos, size_t end,
 					DEID_MAX_ELEMS);
 	if (end - *pos < 8)
 		return bad(c,
-			   end - *pos >= 4 ? (uint32_t)get16(h, sx.big) << 16 |
-						 get16(h + 2, sx.big)
-					   : 0,
+			   end - *pos >= 4
+			       ? (uint32_t)dicom__get16(h, sx.big) << 16 |
+				     dicom__get16(h + 2, sx.big)
+			       : 0,
 			   *pos, "truncated element header");
-	e->tag = (uint32_t)get16(h, sx.big) << 16 | get16(h + 2, sx.big);
+	e->tag = (uint32_t)dicom__get16(h, sx.big) << 16 |
+		 dicom__get16(h + 2, sx.big);
 	size_t hl = 8;
 	if (!sx.explicit_vr || (e->tag >> 16) == 0xfffe) {
-		e->len = get32(h + 4, sx.big);
+		e->len = dicom__get32(h + 4, sx.big);
 	} else {
 		if (h[4] < 'A' || h[4] > 'Z' || h[5] < 'A' || h[5] > 'Z')
 			return bad(c, e->tag, *pos, "bad VR");
 		e->vr[0] = (char)h[4];
 		e->vr[1] = (char)h[5];
-		if (!long_vr(e->vr)) {
-			e->len = get16(h + 6, sx.big);
+		if (!dicom__long_vr(e->vr)) {
+			e->len = dicom__get16(h + 6, sx.big);
 		} else {
 			if (end - *pos < 12)
 				return bad(c, e->tag, *pos,
 					   "truncated element header");
-			e->len = get32(h + 8, sx.big);
+			e->len = dicom__get32(h + 8, sx.big);
 			hl = 12;
 		}
 	}
@@ -262,11 +242,11 @@ int deid__put_header(deid__ctx *c, uint32_t tag, const char *vr, uint32_t len)
 		return put32(c, len);
 	/* a VR the dictionary leaves ambiguous, or too long for it: UN */
 	if (!vr[0] || vr[0] < 'A' || vr[0] > 'Z' ||
-	    (!long_vr(vr) && len > 0xffff))
+	    (!dicom__long_vr(vr) && len > 0xffff))
 		vr = "UN";
 	if ((rc = strata_buf_put(c->o, vr, 2)))
 		return rc;
-	if (!long_vr(vr))
+	if (!dicom__long_vr(vr))
 		return put16(c, (uint16_t)len);
 	return (rc = put16(c, 0)) ? rc : put32(c, len);
 }

@@ -204,35 +204,12 @@ static bool at_end(dcm *d, int *rc)
 	return !*rc && got == 0;
 }
 
-static uint16_t get16(const uint8_t *p, bool big)
-{
-	unsigned hi = big ? p[0] : p[1], lo = big ? p[1] : p[0];
-	return (uint16_t)(hi << 8 | lo);
-}
-
-static uint32_t get32(const uint8_t *p, bool big)
-{
-	return big ? (uint32_t)get16(p, true) << 16 | get16(p + 2, true)
-		   : (uint32_t)get16(p + 2, false) << 16 | get16(p, false);
-}
-
 static bool vr_chars(const uint8_t *p)
 {
 	return p[0] >= 'A' && p[0] <= 'Z' && p[1] >= 'A' && p[1] <= 'Z';
 }
 
 /* VRs whose explicit encoding has a 4-byte length after 2 reserved bytes. */
-static bool long_vr(const char *vr)
-{
-	static const char *const l[] = {"OB", "OD", "OF", "OL", "OV",
-					"OW", "SQ", "UC", "UN", "UR",
-					"UT", "SV", "UV"};
-	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++)
-		if (!memcmp(vr, l[i], 2))
-			return true;
-	return false;
-}
-
 static int read_header(dcm *d, syntax sx, elem *e)
 {
 	uint8_t h[12];
@@ -244,10 +221,11 @@ static int read_header(dcm *d, syntax sx, elem *e)
 	int rc = take(d, h, 8);
 	if (rc)
 		return rc;
-	e->tag = (uint32_t)get16(h, sx.big) << 16 | get16(h + 2, sx.big);
+	e->tag = (uint32_t)dicom__get16(h, sx.big) << 16 |
+		 dicom__get16(h + 2, sx.big);
 	e->vr[0] = '\0';
 	if (!sx.explicit_vr || (e->tag >> 16) == 0xfffe) {
-		e->len = get32(h + 4, sx.big);
+		e->len = dicom__get32(h + 4, sx.big);
 		return 0;
 	}
 	if (!vr_chars(h + 4))
@@ -259,13 +237,13 @@ static int read_header(dcm *d, syntax sx, elem *e)
 	e->vr[0] = (char)h[4];
 	e->vr[1] = (char)h[5];
 	e->vr[2] = '\0';
-	if (!long_vr(e->vr)) {
-		e->len = get16(h + 6, sx.big);
+	if (!dicom__long_vr(e->vr)) {
+		e->len = dicom__get16(h + 6, sx.big);
 		return 0;
 	}
 	if ((rc = take(d, h + 8, 4)))
 		return rc;
-	e->len = get32(h + 8, sx.big);
+	e->len = dicom__get32(h + 8, sx.big);
 	return 0;
 }
 
@@ -418,24 +396,25 @@ static int set_binary(dcm *d, const char *key, const char *vr, const uint8_t *p,
 		      size_t n, bool big)
 {
 	if (!strcmp(vr, "US") && n >= 2)
-		return strata_attrs_set_int(d->out, key, get16(p, big));
+		return strata_attrs_set_int(d->out, key, dicom__get16(p, big));
 	if (!strcmp(vr, "SS") && n >= 2)
 		return strata_attrs_set_int(d->out, key,
-					    (int16_t)get16(p, big));
+					    (int16_t)dicom__get16(p, big));
 	if (!strcmp(vr, "UL") && n >= 4)
-		return strata_attrs_set_int(d->out, key, get32(p, big));
+		return strata_attrs_set_int(d->out, key, dicom__get32(p, big));
 	if (!strcmp(vr, "SL") && n >= 4)
 		return strata_attrs_set_int(d->out, key,
-					    (int32_t)get32(p, big));
+					    (int32_t)dicom__get32(p, big));
 	if (!strcmp(vr, "FL") && n >= 4) {
-		uint32_t u = get32(p, big);
+		uint32_t u = dicom__get32(p, big);
 		float f;
 		memcpy(&f, &u, sizeof(f));
 		return strata_attrs_set_real(d->out, key, f);
 	}
 	if (!strcmp(vr, "FD") && n >= 8) {
-		uint64_t u = (uint64_t)get32(p + (big ? 0 : 4), big) << 32 |
-			     get32(p + (big ? 4 : 0), big);
+		uint64_t u = (uint64_t)dicom__get32(p + (big ? 0 : 4), big)
+				 << 32 |
+			     dicom__get32(p + (big ? 4 : 0), big);
 		double f;
 		memcpy(&f, &u, sizeof(f));
 		return strata_attrs_set_real(d->out, key, f);
@@ -651,7 +630,7 @@ static int read_meta(dcm *d)
 	while (!rc) {
 		size_t got;
 		if ((rc = ensure(d, 2, &got)) || got < 2 ||
-		    get16(d->buf + d->bpos, false) != 0x0002)
+		    dicom__get16(d->buf + d->bpos, false) != 0x0002)
 			break;
 		elem e;
 		if ((rc = read_header(d, sx, &e)))
@@ -732,7 +711,7 @@ static int find_dataset(dcm *d, syntax *sx)
 		return 0;
 	}
 	uint8_t *p = d->buf + d->bpos;
-	uint16_t group = get16(p, sx->big);
+	uint16_t group = dicom__get16(p, sx->big);
 	if (!dicm && (group > 0x0010 || group < 0x0002))
 		return strata_error_set(STRATA_ECORRUPT,
 					"'%s': not a dicom file", d->path);

@@ -361,3 +361,14 @@ int dicom__charset(const char *term, const uint16_t **table)
 		}
 	return -1;
 }
+
+bool dicom__long_vr(const char *vr)
+{
+	static const char *const l[] = {"OB", "OD", "OF", "OL", "OV",
+					"OW", "SQ", "UC", "UN", "UR",
+					"UT", "SV", "UV"};
+	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++)
+		if (!memcmp(vr, l[i], 2))
+			return true;
+	return false;
+}

@@ -22,4 +22,22 @@ const char *dicom__ts_name(const char *uid);
  * the Unicode code points of bytes 0xA0-0xFF. */
 int dicom__charset(const char *term, const uint16_t **table);
 
+/* Shared with the de-identifier (src/deid): byte order, and whether an
+ * explicit VR has the long (4-byte) length form. */
+static inline uint16_t dicom__get16(const uint8_t *p, bool big)
+{
+	unsigned hi = big ? p[0] : p[1], lo = big ? p[1] : p[0];
+	return (uint16_t)(hi << 8 | lo);
+}
+
+static inline uint32_t dicom__get32(const uint8_t *p, bool big)
+{
+	return big ? (uint32_t)dicom__get16(p, true) << 16 |
+			 dicom__get16(p + 2, true)
+		   : (uint32_t)dicom__get16(p + 2, false) << 16 |
+			 dicom__get16(p, false);
+}
+
+bool dicom__long_vr(const char *vr);
+
 #endif
