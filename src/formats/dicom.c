@@ -55,6 +55,7 @@ typedef struct dcm {
 	char ts[65];   /* Transfer Syntax UID */
 	strata_attrs *out;
 	uint64_t pixel_off; /* of top-level Pixel Data, 0 if none */
+	uint64_t pixel_end; /* its end when something follows it, else 0 */
 	strata_buf text;    /* scratch for decoded strings */
 } dcm;
 
@@ -523,6 +524,10 @@ static int pixel_data(dcm *d, const elem *e)
 	if (rc || d->deflated)
 		return rc; /* offsets of the inflated stream mean nothing */
 	d->pixel_off = e->off;
+	/* a trailer after the pixels (Data Set Trailing Padding) changes
+	 * when de-identified: a second cut keeps the pixel chunks shared */
+	if (e->len != UNDEF && e->len < d->size && d->pos + e->len < d->size)
+		d->pixel_end = d->pos + e->len;
 	return strata_attrs_set_int(d->out, "dicom.PixelDataOffset",
 				    (int64_t)e->off);
 }
@@ -732,9 +737,11 @@ static int read_all(dcm *d, strata_cuts *cuts)
 		rc = strata_attrs_set_int(d->out, "dicom.HasPixelData", 0);
 	if (rc || !d->pixel_off || !cuts)
 		return rc;
-	if (strata_grow(&cuts->off, &cuts->cap, cuts->n, sizeof(uint64_t)))
+	if (strata_grow(&cuts->off, &cuts->cap, cuts->n + 1, sizeof(uint64_t)))
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	cuts->off[cuts->n++] = d->pixel_off;
+	if (d->pixel_end > d->pixel_off)
+		cuts->off[cuts->n++] = d->pixel_end;
 	return 0;
 }
 
