@@ -5,12 +5,14 @@ set -eu
 PKGS="build-essential cmake pkg-config libssl-dev libsodium-dev libzstd-dev
 libsqlite3-dev libcmocka-dev libhts-dev libtiff-dev zlib1g-dev
 clang-format git dcmtk libdcmtk17 samtools bcftools nifti-bin libtiff-tools python3 python3-pydicom htslib-test zstd time
-restic borgbackup
+restic borgbackup libgdcm-tools
 libcurl4-gnutls-dev
 ceph-mon ceph-osd radosgw ceph-common awscli"
 # libcurl (the S3 backend): the GnuTLS flavour of the -dev package, because
 # libhts-dev depends on it and libcurl4-openssl-dev conflicts with it (apt
 # would remove libhts-dev). Either provides libcurl.pc and AWS SigV4.
+# restic borgbackup libgdcm-tools: peers of the benchmarks (bench/run.sh,
+# bench/deid.sh: gdcmanon).
 # ceph-mon ceph-osd radosgw ceph-common: the throw-away RGW the S3 tests run
 # against (tests/services/ceph-rgw.sh); awscli: /usr/bin/aws, the
 # independent client they cross-check with.
