@@ -501,6 +501,18 @@ int strata_repo_deid(strata_repo *r, const char *spec,
 					o->profile);
 	if ((rc = strata_deid_parse_options(o->options, &x.options)))
 		return rc;
+	/* may the actor derive curated data at all? ask before the work */
+	repo_access a;
+	memset(&a, 0, sizeof(a));
+	a.action = STRATA_ACT_DERIVE;
+	a.verb = "deid";
+	a.dataset = o->dataset;
+	a.layer = "curated";
+	a.klass = "deid";
+	rc = repo__gate(r, &a);
+	repo__audit_done(r, rc, 0);
+	if (rc)
+		return rc;
 	for (unsigned b = 1; b && b <= STRATA_DEID_ALL_OPTIONS; b <<= 1)
 		if (x.options & b) {
 			size_t l = strlen(opts);
