@@ -381,7 +381,7 @@ static void same_mode(const char *src, const char *dst)
 
 static int deid_file(deid_ctx *x, const char *rel)
 {
-	char src[PATH_MAX * 2], dst[PATH_MAX * 2];
+	char src[PATH_MAX * 3], dst[PATH_MAX * 3];
 	strata_buf in = STRATA_BUF_INIT;
 	int rc;
 	snprintf(src, sizeof(src), "%s/%s", x->in, rel);
