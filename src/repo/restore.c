@@ -365,7 +365,19 @@ int strata_repo_diff(strata_repo *r, const char *a, const char *b,
 typedef struct rjob {
 	char *path; /* destination */
 	strata_node n;
+	char *tmp;     /* written under this name, then renamed */
+	int fd;	       /* -1 until its first chunk arrives */
+	uint32_t left; /* items not written yet; the last one finishes */
+	bool failed;
 } rjob;
+
+/* One chunk of one file (an empty file is one item of length 0), in the
+ * order the jobs are sorted; pack, offset, length say where its blob is. */
+typedef struct ritem {
+	uint32_t job, chunk;
+	uint32_t pack, offset, length, raw_len;
+	uint64_t at; /* offset in the file */
+} ritem;
 
 typedef struct rdir {
 	char *path;
@@ -379,12 +391,20 @@ typedef struct restore_ctx {
 	strata_restore_stats *st;
 	strata_buf rel, dst;
 	rjob *jobs;
-	size_t njobs, capjobs, next;
+	size_t njobs, capjobs;
+	ritem *items;
+	size_t nitems, capitems;
+	size_t *wins; /* window i is items [wins[i], wins[i + 1]) */
+	size_t nwins, capwins, next;
 	rdir *dirs;
 	size_t ndirs, capdirs;
 	uint64_t done;
 	pthread_mutex_t lock;
+	/* a job's file is created under open_lock[job % OPEN_LOCKS], so that
+	 * slow creates of different files overlap */
+	pthread_mutex_t open_lock[16];
 	int fatal;
+	char fatal_msg[512]; /* why, from the worker that stopped it */
 } restore_ctx;
 
 /* With --include, a path is restored if it matches, or if a directory
@@ -485,6 +505,8 @@ static int restore_node(restore_ctx *x, strata_node *n, bool selected)
 	if (strata_grow(&x->jobs, &x->capjobs, x->njobs, sizeof(*x->jobs)))
 		return STRATA_ENOMEM;
 	rjob *j = &x->jobs[x->njobs];
+	memset(j, 0, sizeof(*j));
+	j->fd = -1;
 	if (!(j->path = strata_strdup(dst)))
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	j->n = *n;
@@ -519,49 +541,430 @@ static int restore_tree(restore_ctx *x, const uint8_t id[32], bool selected)
 	return rc;
 }
 
-static int restore_file(restore_ctx *x, strata_codec *c, strata_hmac *h,
-			const rjob *j)
-{
-	char tmp[PATH_MAX + 64];
-	const char *slash = strrchr(j->path, '/');
-	int n = snprintf(tmp, sizeof(tmp), "%.*s/.strata-tmp-%s",
-			 (int)(slash - j->path), j->path, slash + 1);
-	if (n < 0 || (size_t)n >= sizeof(tmp) || strlen(slash + 1) > 230)
-		snprintf(tmp, sizeof(tmp), "%.*s/.strata-tmp-%lx",
-			 (int)(slash - j->path), j->path,
-			 (unsigned long)pthread_self());
-	int fd = open(
-	    tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return strata_error_set(strata_errno_code(errno),
-					"cannot create '%s': %s", j->path,
-					strerror(errno));
-	int rc = write_chunks(x->r, c, h, &j->n, fd, j->path);
-	struct timespec ts[2] = {
-	    {0, UTIME_OMIT},
-	    {j->n.mtime_ns / 1000000000, j->n.mtime_ns % 1000000000}};
-	if (!rc && (fchmod(fd, j->n.mode & 07777) || futimens(fd, ts)))
-		rc = strata_error_set(strata_errno_code(errno),
-				      "cannot set attributes of '%s': %s",
-				      j->path, strerror(errno));
-	if (close(fd) && !rc)
-		rc = strata_error_set(strata_errno_code(errno),
-				      "cannot write '%s': %s", j->path,
-				      strerror(errno));
-	if (!rc && rename(tmp, j->path))
-		rc = strata_error_set(strata_errno_code(errno),
-				      "cannot rename into '%s': %s", j->path,
-				      strerror(errno));
-	if (rc)
-		unlink(tmp);
-	return rc;
-}
+/*
+ * Reads are coalesced. The files' chunks, in the order the jobs are sorted
+ * (where their first chunks lie), are cut into windows of at most
+ * WINDOW_MAX stored bytes. A worker takes a window, reads each run of
+ * neighbouring blobs of one pack with one get_range (one request on S3
+ * instead of one per blob), checks every blob from that buffer and writes
+ * it at its offset in its file. A file may span windows, so workers may
+ * write it together; whoever writes its last chunk finishes it.
+ */
+#define WINDOW_MAX ((uint64_t)16 << 20)
+#define RANGE_MAX                                                              \
+	((uint64_t)16 << 20)	      /* one request, unless one blob is more */
+#define GAP_MAX ((uint64_t)256 << 10) /* read over a gap up to this */
+#define THREADS_MAX 32
+#define OPEN_LOCKS                                                             \
+	(sizeof(((restore_ctx *)0)->open_lock) / sizeof(pthread_mutex_t))
+
+/* One distinct blob of a window. */
+typedef struct rplace {
+	uint32_t pack, offset, length;
+	size_t item;	  /* the first item that needs it */
+	const uint8_t *p; /* its bytes, or NULL: `rc`, `err` say why */
+	int rc;
+	char *err;
+} rplace;
 
 typedef struct rworker {
 	restore_ctx *x;
 	strata_codec *c;
 	strata_hmac *h;
+	strata_buf plain;
+	rplace *pl;
+	size_t npl, cappl;
+	size_t *slot; /* item a + i is place slot[i]; SIZE_MAX: no blob */
+	size_t capslot;
+	uint8_t **bufs;
+	size_t nbufs, capbufs;
 } rworker;
+
+static void set_fatal(restore_ctx *x, int rc)
+{
+	pthread_mutex_lock(&x->lock);
+	if (!x->fatal) {
+		x->fatal = rc;
+		snprintf(x->fatal_msg, sizeof(x->fatal_msg), "%s",
+			 strata_error_msg());
+	}
+	pthread_mutex_unlock(&x->lock);
+}
+
+/* The first failure of a file is reported; ENOSPC and ENOMEM stop all. */
+static void fail_job(restore_ctx *x, rjob *j, int rc)
+{
+	if (rc == STRATA_ENOSPC || rc == STRATA_ENOMEM)
+		set_fatal(x, rc);
+	if (!__atomic_exchange_n(&j->failed, true, __ATOMIC_ACQ_REL))
+		rwarn(x, "%s", strata_error_msg());
+}
+
+/* A job's chunks as items; errors that need no reading (a chunk missing
+ * from the index, sizes that do not add up) are found here. The caller
+ * holds the index lock. */
+static int plan_job(restore_ctx *x, uint32_t ji)
+{
+	rjob *j = &x->jobs[ji];
+	const strata_index *ix = &x->r->ix;
+	size_t first = x->nitems;
+	uint32_t n = j->n.nchunks ? j->n.nchunks : 1; /* an empty file: one */
+	uint64_t at = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		ritem it = {ji, i, 0, 0, 0, 0, at};
+		if (j->n.nchunks) {
+			const strata_index_ent *e =
+			    strata_index_find(ix, j->n.chunks[i]);
+			if (!e || e->pack >= ix->npacks) {
+				char hex[65];
+				strata_hex(hex, j->n.chunks[i], 32);
+				x->nitems = first;
+				return strata_error_set(
+				    STRATA_ECORRUPT,
+				    "'%s': blob %.16s is missing from the "
+				    "index",
+				    j->path, hex);
+			}
+			it.pack = e->pack;
+			it.offset = e->offset;
+			it.length = e->length;
+			it.raw_len = e->raw_len;
+		}
+		if (strata_grow(&x->items, &x->capitems, x->nitems,
+				sizeof(*x->items))) {
+			x->nitems = first;
+			return strata_error_set(STRATA_ENOMEM, "out of memory");
+		}
+		x->items[x->nitems++] = it;
+		at += it.raw_len;
+	}
+	if (at != j->n.size) {
+		x->nitems = first;
+		return strata_error_set(STRATA_ECORRUPT,
+					"'%s': stored size %" PRIu64
+					" does not match its chunks (%" PRIu64
+					")",
+					j->path, j->n.size, at);
+	}
+	j->left = n;
+	return 0;
+}
+
+static int add_window(restore_ctx *x, size_t start)
+{
+	if (strata_grow(&x->wins, &x->capwins, x->nwins, sizeof(*x->wins)))
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	x->wins[x->nwins++] = start;
+	return 0;
+}
+
+static int plan(restore_ctx *x)
+{
+	int rc = 0;
+	pthread_mutex_lock(&x->r->ix.lock);
+	for (size_t i = 0; !rc && i < x->njobs; i++) {
+		int jr = plan_job(x, (uint32_t)i);
+		if (jr == STRATA_ENOMEM) {
+			rc = jr;
+		} else if (jr) {
+			x->jobs[i].failed = true;
+			rwarn(x, "%s", strata_error_msg());
+			x->done++;
+		}
+	}
+	pthread_mutex_unlock(&x->r->ix.lock);
+	uint64_t sum = 0;
+	for (size_t i = 0; !rc && i < x->nitems; i++) {
+		uint64_t len = x->items[i].length;
+		if (i == 0 || (sum && sum + len > WINDOW_MAX)) {
+			rc = add_window(x, i);
+			sum = 0;
+		}
+		sum += len;
+	}
+	if (!rc && x->nitems && !(rc = add_window(x, x->nitems)))
+		x->nwins--; /* the last entry only ends the last window */
+	return rc;
+}
+
+static int by_where(const void *a, const void *b)
+{
+	const rplace *p = a, *q = b;
+	if (p->pack != q->pack)
+		return p->pack < q->pack ? -1 : 1;
+	return p->offset < q->offset ? -1 : p->offset > q->offset;
+}
+
+/* The distinct blobs of items [a, b), sorted by where they lie. */
+static int collect(rworker *w, size_t a, size_t b)
+{
+	restore_ctx *x = w->x;
+	w->npl = 0;
+	if (strata_grow(&w->slot, &w->capslot, b - a, sizeof(*w->slot)))
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	for (size_t i = a; i < b; i++) {
+		const ritem *it = &x->items[i];
+		w->slot[i - a] = SIZE_MAX;
+		if (!it->length)
+			continue;
+		if (strata_grow(&w->pl, &w->cappl, w->npl, sizeof(*w->pl)))
+			return strata_error_set(STRATA_ENOMEM, "out of memory");
+		w->pl[w->npl++] = (rplace){it->pack, it->offset, it->length, i,
+					   NULL,     0,		 NULL};
+	}
+	qsort(w->pl, w->npl, sizeof(*w->pl), by_where);
+	size_t u = 0;
+	for (size_t i = 0; i < w->npl; i++) {
+		if (!u || by_where(&w->pl[u - 1], &w->pl[i]))
+			w->pl[u++] = w->pl[i];
+		w->slot[w->pl[i].item - a] = u - 1;
+	}
+	w->npl = u;
+	return 0;
+}
+
+static uint8_t *keep_buf(rworker *w, size_t n)
+{
+	uint8_t *p = strata_malloc(n ? n : 1);
+	if (p &&
+	    strata_grow(&w->bufs, &w->capbufs, w->nbufs, sizeof(*w->bufs))) {
+		strata_free(p);
+		p = NULL;
+	}
+	if (p)
+		w->bufs[w->nbufs++] = p;
+	return p;
+}
+
+static void place_failed(rplace *pl, int rc)
+{
+	pl->p = NULL;
+	pl->rc = rc;
+	pl->err = strata_strdup(strata_error_msg());
+}
+
+/* Read places [u, v) of one pack, [start, end) in it, with one request.
+ * If that fails, each blob is read alone, so that only the files whose
+ * blobs cannot be read fail, each with its own reason. */
+static int fetch(rworker *w, size_t u, size_t v, uint64_t start, uint64_t end)
+{
+	strata_repo *r = w->x->r;
+	char name[128];
+	strata_pack_name(name, sizeof(name), r->ix.packs[w->pl[u].pack]);
+	uint8_t *buf = keep_buf(w, (size_t)(end - start));
+	if (!buf)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	int rc = r->be->ops->get_range(r->be, name, start,
+				       (size_t)(end - start), buf);
+	for (size_t i = u; !rc && i < v; i++)
+		w->pl[i].p = buf + (w->pl[i].offset - start);
+	if (rc && v - u == 1)
+		place_failed(&w->pl[u], rc);
+	for (size_t i = u; rc && v - u > 1 && i < v; i++) {
+		rplace *pl = &w->pl[i];
+		uint8_t *one = keep_buf(w, pl->length);
+		if (!one)
+			return strata_error_set(STRATA_ENOMEM, "out of memory");
+		int orc = r->be->ops->get_range(r->be, name, pl->offset,
+						pl->length, one);
+		if (orc)
+			place_failed(pl, orc);
+		else
+			pl->p = one;
+	}
+	return 0;
+}
+
+/* Read every place, neighbours in one pack together. */
+static int fetch_all(rworker *w)
+{
+	size_t u = 0;
+	while (u < w->npl) {
+		uint64_t start = w->pl[u].offset, end = start + w->pl[u].length;
+		size_t v = u + 1;
+		for (; v < w->npl; v++) {
+			const rplace *n = &w->pl[v];
+			uint64_t nend = (uint64_t)n->offset + n->length;
+			if (n->pack != w->pl[u].pack ||
+			    n->offset > end + GAP_MAX ||
+			    (nend > end ? nend : end) - start > RANGE_MAX)
+				break;
+			if (nend > end)
+				end = nend;
+		}
+		int rc = fetch(w, u, v, start, end);
+		if (rc)
+			return rc;
+		u = v;
+	}
+	return 0;
+}
+
+/* Decode item `it` from its place and check it against its id. */
+static int open_item(rworker *w, const ritem *it, const rplace *pl)
+{
+	const rjob *j = &w->x->jobs[it->job];
+	const uint8_t *id = j->n.chunks[it->chunk];
+	char hex[65], name[128];
+	uint8_t check[32];
+	int rc;
+	if (!pl->p)
+		return strata_error_set(pl->rc, "'%s': %s", j->path,
+					pl->err ? pl->err : "cannot read");
+	w->plain.len = 0;
+	rc = strata_codec_open(w->c, &w->plain, pl->p, it->length, it->raw_len);
+	if (!rc) {
+		strata_blob_id(w->h, check, w->plain.ptr, w->plain.len);
+		if (!memcmp(check, id, 32) && w->plain.len == it->raw_len)
+			return 0;
+	}
+	strata_hex(hex, id, 32);
+	strata_pack_name(name, sizeof(name), w->x->r->ix.packs[it->pack]);
+	if (rc)
+		return strata_error_prefix(
+		    rc, "'%s': blob %.16s in pack '%s': ", j->path, hex, name);
+	return strata_error_set(STRATA_ECORRUPT,
+				"'%s': blob %.16s in pack '%s' does not match "
+				"its id",
+				j->path, hex, name);
+}
+
+/* The job's file, created under a temporary name by its first chunk. */
+static int job_fd(restore_ctx *x, rjob *j, uint32_t ji, int *fd)
+{
+	pthread_mutex_t *lk = &x->open_lock[ji % OPEN_LOCKS];
+	int rc = 0;
+	pthread_mutex_lock(lk);
+	if (j->fd < 0) {
+		char tmp[PATH_MAX + 64];
+		const char *slash = strrchr(j->path, '/');
+		int n = snprintf(tmp, sizeof(tmp), "%.*s/.strata-tmp-%s",
+				 (int)(slash - j->path), j->path, slash + 1);
+		if (n < 0 || (size_t)n >= sizeof(tmp) ||
+		    strlen(slash + 1) > 230)
+			snprintf(tmp, sizeof(tmp), "%.*s/.strata-tmp-%" PRIx32,
+				 (int)(slash - j->path), j->path, ji);
+		j->fd = open(
+		    tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+		if (j->fd < 0)
+			rc = strata_error_set(strata_errno_code(errno),
+					      "cannot create '%s': %s", j->path,
+					      strerror(errno));
+		else if (!(j->tmp = strata_strdup(tmp)))
+			rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+		if (rc && j->fd >= 0) {
+			close(j->fd);
+			unlink(tmp);
+			j->fd = -1;
+		}
+	}
+	*fd = j->fd;
+	pthread_mutex_unlock(lk);
+	return rc;
+}
+
+static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t at)
+{
+	while (n) {
+		ssize_t k = pwrite(fd, p, n, (off_t)at);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+		at += (uint64_t)k;
+	}
+	return 0;
+}
+
+static int write_item(rworker *w, size_t i, size_t a)
+{
+	restore_ctx *x = w->x;
+	const ritem *it = &x->items[i];
+	rjob *j = &x->jobs[it->job];
+	int fd, rc = 0;
+	if (it->length && (rc = open_item(w, it, &w->pl[w->slot[i - a]])))
+		return rc;
+	if ((rc = job_fd(x, j, it->job, &fd)))
+		return rc;
+	if (it->length && pwrite_all(fd, w->plain.ptr, w->plain.len, it->at))
+		rc = strata_error_set(strata_errno_code(errno),
+				      "cannot write '%s': %s", j->path,
+				      strerror(errno));
+	return rc;
+}
+
+/* All of a job's chunks are written (or it failed): attributes, rename. */
+static void finish_job(restore_ctx *x, rjob *j)
+{
+	bool failed = __atomic_load_n(&j->failed, __ATOMIC_ACQUIRE);
+	struct timespec ts[2] = {
+	    {0, UTIME_OMIT},
+	    {j->n.mtime_ns / 1000000000, j->n.mtime_ns % 1000000000}};
+	int rc = 0;
+	if (!failed &&
+	    (fchmod(j->fd, j->n.mode & 07777) || futimens(j->fd, ts)))
+		rc = strata_error_set(strata_errno_code(errno),
+				      "cannot set attributes of '%s': %s",
+				      j->path, strerror(errno));
+	if (j->fd >= 0 && close(j->fd) && !failed && !rc)
+		rc = strata_error_set(strata_errno_code(errno),
+				      "cannot write '%s': %s", j->path,
+				      strerror(errno));
+	j->fd = -1;
+	if (!failed && !rc && rename(j->tmp, j->path))
+		rc = strata_error_set(strata_errno_code(errno),
+				      "cannot rename into '%s': %s", j->path,
+				      strerror(errno));
+	if ((failed || rc) && j->tmp)
+		unlink(j->tmp);
+	strata_free(j->tmp);
+	j->tmp = NULL;
+	if (rc) {
+		fail_job(x, j, rc);
+	} else if (!failed) {
+		pthread_mutex_lock(&x->lock);
+		x->st->files++;
+		x->st->bytes += j->n.size;
+		pthread_mutex_unlock(&x->lock);
+	}
+	__atomic_add_fetch(&x->done, 1, __ATOMIC_RELAXED);
+}
+
+static void release_window(rworker *w)
+{
+	for (size_t i = 0; i < w->npl; i++)
+		strata_free(w->pl[i].err);
+	for (size_t i = 0; i < w->nbufs; i++)
+		strata_free(w->bufs[i]);
+	w->npl = w->nbufs = 0;
+}
+
+static void run_window(rworker *w, size_t a, size_t b)
+{
+	restore_ctx *x = w->x;
+	int rc = collect(w, a, b);
+	if (!rc)
+		rc = fetch_all(w);
+	if (rc) { /* out of memory */
+		rwarn(x, "%s", strata_error_msg());
+		set_fatal(x, rc);
+	}
+	for (size_t i = a; !rc && i < b; i++) {
+		if (__atomic_load_n(&x->fatal, __ATOMIC_RELAXED))
+			break; /* the unfinished files are removed at the end */
+		rjob *j = &x->jobs[x->items[i].job];
+		int wr = 0;
+		if (!__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE) &&
+		    (wr = write_item(w, i, a)))
+			fail_job(x, j, wr);
+		if (!__atomic_sub_fetch(&j->left, 1, __ATOMIC_ACQ_REL))
+			finish_job(x, j);
+	}
+	release_window(w);
+}
 
 static void *restore_work(void *arg)
 {
@@ -569,33 +972,17 @@ static void *restore_work(void *arg)
 	restore_ctx *x = w->x;
 	for (;;) {
 		size_t i = __atomic_fetch_add(&x->next, 1, __ATOMIC_RELAXED);
-		if (i >= x->njobs ||
+		if (i >= x->nwins ||
 		    __atomic_load_n(&x->fatal, __ATOMIC_RELAXED))
 			break;
-		int rc = restore_file(x, w->c, w->h, &x->jobs[i]);
-		if (rc == STRATA_ENOSPC || rc == STRATA_ENOMEM) {
-			pthread_mutex_lock(&x->lock);
-			if (!x->fatal)
-				x->fatal = rc;
-			pthread_mutex_unlock(&x->lock);
-			rwarn(x, "%s", strata_error_msg());
-			break;
-		}
-		if (rc) {
-			rwarn(x, "%s", strata_error_msg());
-		} else {
-			pthread_mutex_lock(&x->lock);
-			x->st->files++;
-			x->st->bytes += x->jobs[i].n.size;
-			pthread_mutex_unlock(&x->lock);
-		}
-		__atomic_add_fetch(&x->done, 1, __ATOMIC_RELAXED);
+		run_window(w, x->wins[i], x->wins[i + 1]);
 	}
 	return NULL;
 }
 
-/* Restore files in the order their first chunks lie in the packs, so a
- * cold repository is read mostly forward and read-ahead helps. */
+/* Restore files in the order their first chunks lie in the packs, so
+ * that neighbouring blobs are read together and a cold repository is
+ * read mostly forward. */
 static uint64_t first_place(const strata_index *ix, const rjob *j)
 {
 	const strata_index_ent *e =
@@ -609,16 +996,33 @@ static int by_place(const void *a, const void *b, void *ix)
 	return x < y ? -1 : x > y;
 }
 
+/* STRATA_RESTORE_THREADS, else 2, or 4 for a remote store (hiding the
+ * latency of requests matters more there than CPU). */
+static int restore_threads(const strata_repo *r)
+{
+	const char *v = getenv("STRATA_RESTORE_THREADS");
+	uint64_t n;
+	if (v && *v) {
+		if (!strata_parse_u64(v, &n) && n >= 1 && n <= THREADS_MAX)
+			return (int)n;
+		strata_warn("STRATA_RESTORE_THREADS is '%s': use 1 to %d; "
+			    "using the default",
+			    v, THREADS_MAX);
+	}
+	return strncmp(r->be->location, "s3://", 5) ? 2 : 4;
+}
+
 static int run_restore(restore_ctx *x, bool progress)
 {
-	enum { NT = 2 };
-	rworker ws[NT];
-	pthread_t th[NT];
+	int nt = restore_threads(x->r);
+	rworker ws[THREADS_MAX];
+	pthread_t th[THREADS_MAX];
 	int started = 0, rc = 0;
 	strata_progress pr;
 	memset(ws, 0, sizeof(ws));
-	for (int i = 0; i < NT; i++) {
+	for (int i = 0; i < nt; i++) {
 		ws[i].x = x;
+		ws[i].plain.limit = STRATA_BLOB_MAX;
 		if ((rc = strata_codec_new(&ws[i].c, &x->r->keys, 1)) ||
 		    (rc = strata_hmac_new(&ws[i].h, x->r->keys.id_key, 32)))
 			goto out;
@@ -643,11 +1047,28 @@ static int run_restore(restore_ctx *x, bool progress)
 	}
 	strata_progress_done(&pr);
 out:
+	if (rc) /* let started workers stop at their next window */
+		set_fatal(x, rc);
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	for (int i = 0; i < NT; i++) {
+	for (int i = 0; i < nt; i++) {
 		strata_codec_free(ws[i].c);
 		strata_hmac_free(ws[i].h);
+		strata_buf_release(&ws[i].plain);
+		strata_free(ws[i].pl);
+		strata_free(ws[i].slot);
+		strata_free(ws[i].bufs);
+	}
+	/* files left half-written by a stop */
+	for (size_t i = 0; i < x->njobs; i++) {
+		rjob *j = &x->jobs[i];
+		if (j->fd >= 0)
+			close(j->fd);
+		if (j->tmp)
+			unlink(j->tmp);
+		strata_free(j->tmp);
+		j->fd = -1;
+		j->tmp = NULL;
 	}
 	return rc;
 }
@@ -666,6 +1087,8 @@ int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 	x.glob = include_glob;
 	x.st = st;
 	pthread_mutex_init(&x.lock, NULL);
+	for (size_t i = 0; i < OPEN_LOCKS; i++)
+		pthread_mutex_init(&x.open_lock[i], NULL);
 	int rc = repo__gate_read(r, "restore", spec, NULL);
 	if (rc || (rc = repo__open_spec(r, spec, &s, id)))
 		goto done;
@@ -680,11 +1103,11 @@ int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 		goto out;
 	if (x.njobs > 1)
 		qsort_r(x.jobs, x.njobs, sizeof(*x.jobs), by_place, &r->ix);
-	if ((rc = run_restore(&x, progress)))
+	if ((rc = plan(&x)) || (rc = run_restore(&x, progress)))
 		goto out;
 	if (x.fatal)
 		rc = strata_error_set(x.fatal, "restore stopped: %s",
-				      strata_error_msg());
+				      x.fatal_msg);
 	/* directories last, deepest first, so file creation does not
 	 * disturb their times */
 	for (size_t i = x.ndirs; i-- > 0;) {
@@ -711,10 +1134,14 @@ done:
 	for (size_t i = 0; i < x.ndirs; i++)
 		strata_free(x.dirs[i].path);
 	strata_free(x.jobs);
+	strata_free(x.items);
+	strata_free(x.wins);
 	strata_free(x.dirs);
 	strata_buf_release(&x.rel);
 	strata_buf_release(&x.dst);
 	pthread_mutex_destroy(&x.lock);
+	for (size_t i = 0; i < OPEN_LOCKS; i++)
+		pthread_mutex_destroy(&x.open_lock[i]);
 	st->seconds = strata_mono() - t0;
 	repo__audit_done(r, rc, st->bytes);
 	return rc;

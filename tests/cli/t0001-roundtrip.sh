@@ -10,7 +10,7 @@ NBYTES=$(bytes_of_files "$TESTDATA")
 [ "$NFILES" -gt 10 ] || die "test data at $TESTDATA looks empty ($NFILES files)"
 
 init_repo
-[ -d "$REPO" ] || die "init did not create $REPO"
+repo_exists || die "init did not create $REPO"
 
 # --- ingest -----------------------------------------------------------------------
 ok -q -R "$REPO" ingest "$TESTDATA" --dataset all -m "first import" --json

@@ -18,14 +18,24 @@ ok -q -R "$REPO" ingest "$SRC" --dataset cohort_Jv5n -m "message_Tb2y" --json
 assert_eq "$(json_get "$OUT" 'j["version"]')" 1 "first ingest"
 
 # --- no plaintext names / contents / password in the repository ---------------------
+# S3: every object, downloaded with the independent client (its key is its path
+# there), and the repository's local directory (catalog, audit log)
+SCAN=$REPO
+if is_s3; then
+    repo_pull "$WORK/objects"
+    [ -f "$WORK/objects/config" ] || die "no 'config' among the objects of $REPO"
+    SCAN="$WORK/objects $(state_dir)"
+fi
 for needle in patient_Zq7x visit_Kp3m scan_patient notes_Wd8r cohort_Jv5n \
               CONTENT_MARKER_Hq3k "$GOOD"; do
-    if grep -rlaF -- "$needle" "$REPO" >"$WORK/hits"; then
+    # shellcheck disable=SC2086
+    if grep -rlaF -- "$needle" $SCAN >"$WORK/hits"; then
         die "repository contains '$needle' in plaintext in: $(tr '\n' ' ' <"$WORK/hits")"
     fi
 done
-# also no file or directory in the repository is named after them
-if find "$REPO" | grep -E 'patient_Zq7x|cohort_Jv5n|visit_Kp3m' >&2; then
+# also no file or directory (object key) in the repository is named after them
+# shellcheck disable=SC2086
+if find $SCAN | grep -E 'patient_Zq7x|cohort_Jv5n|visit_Kp3m' >&2; then
     die "repository path names contain a dataset or file name"
 fi
 
@@ -83,7 +93,7 @@ for args in "datasets" "log cohort_Jv5n" "check"; do
     [ "$RC" != 0 ] || die "strata $args without any password succeeded"
     assert_err_contains 'password' "strata $args without a password: message must mention the password"
 done
-set +e; timeout 20 "$STRATA" init "$WORK/repo2" </dev/null >"$OUT" 2>"$ERR"; RC=$?; set -e
+set +e; timeout 20 "$STRATA" init "$(new_repo repo2)" </dev/null >"$OUT" 2>"$ERR"; RC=$?; set -e
 [ "$RC" != 0 ] || die "init without a password succeeded"
 assert_err_contains 'password' "init without a password: message must mention the password"
 

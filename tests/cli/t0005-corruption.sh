@@ -19,8 +19,28 @@ cp -a "$WORK/src" "$WORK/src-a2"
 ok -q -R "$REPO" ingest "$WORK/src/b/nifti" --dataset b --json
 SNAP_B1=$(json_get "$OUT" 'j["snapshot"]')
 ok -q -R "$REPO" check --read-data
-cp -a "$REPO" "$WORK/repo.pristine"
-restore_pristine() { rm -rf "$REPO"; cp -a "$WORK/repo.pristine" "$REPO"; }
+# The damage is done to files in RDIR: the repository itself, or for S3 a copy of
+# its objects (downloaded with the independent client, key = path) from which
+# `changed FILE` uploads an edited object back over the original.
+if is_s3; then
+    RDIR=$WORK/objects
+    repo_pull "$RDIR"
+    changed() { repo_put "$1" "${1#"$RDIR"/}"; }
+    cp -a "$RDIR" "$WORK/repo.pristine"
+    cp -a "$(state_dir)" "$WORK/state.pristine"
+    restore_pristine() { # put back the objects that differ, and the local directory
+        (cd "$WORK/repo.pristine" && find . -type f | sed 's|^\./||') | while IFS= read -r f; do
+            cmp -s "$WORK/repo.pristine/$f" "$RDIR/$f" || repo_put "$WORK/repo.pristine/$f" "$f"
+        done
+        rm -rf "$RDIR" "$(state_dir)"
+        cp -a "$WORK/repo.pristine" "$RDIR"; cp -a "$WORK/state.pristine" "$(state_dir)"
+    }
+else
+    RDIR=$REPO
+    changed() { :; }
+    cp -a "$REPO" "$WORK/repo.pristine"
+    restore_pristine() { rm -rf "$REPO"; cp -a "$WORK/repo.pristine" "$REPO"; }
+fi
 
 # original bytes of every (dataset, version, path)
 origin() { # DATASET VERSION PATH -> original file
@@ -41,13 +61,14 @@ PY
 }
 
 # --- 1. flipped byte in a pack -----------------------------------------------------
-[ -d "$REPO/data" ] || die "repository has no data/ directory (layout: $(ls "$REPO" | tr '\n' ' '))"
-PACK=$(find "$REPO/data" -type f -size +1k -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)
-[ -n "$PACK" ] || die "no pack file (> 1 KiB) under $REPO/data"
+[ -d "$RDIR/data" ] || die "repository has no data/ directory (layout: $(ls "$RDIR" | tr '\n' ' '))"
+PACK=$(find "$RDIR/data" -type f -size +1k -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)
+[ -n "$PACK" ] || die "no pack file (> 1 KiB) under $RDIR/data"
 PSIZE=$(stat -c %s "$PACK")
 PACKID=$(basename "$PACK"); PACKID=${PACKID%%.*}
 note "corrupting $PACK ($PSIZE bytes) at offset $((PSIZE / 2))"
 flip_byte "$PACK" $((PSIZE / 2))
+changed "$PACK"
 
 run_st -q -R "$REPO" check          # structure only: may pass or fail, must not crash
 case $RC in 0|1) ;; *) show_last check; die "check (structure) after pack corruption: exit $RC" ;; esac
@@ -114,14 +135,15 @@ fi
 
 # --- 2. truncated index file --------------------------------------------------------
 restore_pristine
-IDX=$(find "$REPO" -path "$REPO/index*" -type f | head -n 1)
+IDX=$(find "$RDIR" -path "$RDIR/index*" -type f | head -n 1)
 if [ -z "$IDX" ]; then
-    IDX=$(find "$REPO" -type f \( -iname '*index*' -o -iname '*.idx' \) | head -n 1)
+    IDX=$(find "$RDIR" -type f \( -iname '*index*' -o -iname '*.idx' \) | head -n 1)
 fi
-[ -n "$IDX" ] || die "no index file found in the repository (layout: $(cd "$REPO" && find . -maxdepth 2 | tr '\n' ' '))"
+[ -n "$IDX" ] || die "no index file found in the repository (layout: $(cd "$RDIR" && find . -maxdepth 2 | tr '\n' ' '))"
 ISIZE=$(stat -c %s "$IDX")
 note "truncating $IDX from $ISIZE to $((ISIZE / 2)) bytes"
 truncate -s $((ISIZE / 2)) "$IDX"
+changed "$IDX"
 run_st -q -R "$REPO" check
 [ "$RC" = 1 ] || { show_last check; die "check after truncating index file $IDX: exit $RC, expected 1"; }
 cat "$OUT" "$ERR" >"$WORK/check2.txt"
@@ -135,14 +157,15 @@ run_st -q -R "$REPO" check --read-data
 
 # --- 3. damaged snapshot object ------------------------------------------------------
 restore_pristine
-SNAPF=$(find "$REPO" -type f -name "$SNAP_A1*" | head -n 1)
+SNAPF=$(find "$RDIR" -type f -name "$SNAP_A1*" | head -n 1)
 if [ -z "$SNAPF" ]; then
-    SNAPF=$(find "$REPO" -type f -path "*snapshot*" -name "*${SNAP_A1:0:16}*" | head -n 1)
+    SNAPF=$(find "$RDIR" -type f -path "*snapshot*" -name "*${SNAP_A1:0:16}*" | head -n 1)
 fi
-[ -n "$SNAPF" ] || die "no file named after snapshot $SNAP_A1 (a@v1) in the repository (layout: $(cd "$REPO" && find . -maxdepth 2 | tr '\n' ' '))"
+[ -n "$SNAPF" ] || die "no file named after snapshot $SNAP_A1 (a@v1) in the repository (layout: $(cd "$RDIR" && find . -maxdepth 2 | tr '\n' ' '))"
 SSIZE=$(stat -c %s "$SNAPF")
 note "corrupting snapshot object $SNAPF ($SSIZE bytes)"
 flip_byte "$SNAPF" $((SSIZE / 2))
+changed "$SNAPF"
 run_st -q -R "$REPO" check
 [ "$RC" = 1 ] || { show_last check; die "check after damaging snapshot object of a@v1: exit $RC, expected 1"; }
 cat "$OUT" "$ERR" >"$WORK/check3.txt"

@@ -47,7 +47,8 @@ expect 2 -R "$REPO" find "dicom.PatientID ~ '*'"
 assert_err_contains "encrypted" "glob on a sealed key is refused"
 pname=$(json_get "$WORK/meta.json" '[f["attrs"]["dicom.PatientName"] for f in j if f["path"].endswith("CT_small.dcm")][0]')
 [ -n "$pname" ] || die "CT_small.dcm has a PatientName"
-for f in "$REPO"/local/catalog.db*; do
+[ -f "$(state_dir)/catalog.db" ] || die "no catalog at $(state_dir)/catalog.db"
+for f in "$(state_dir)"/catalog.db*; do
     if grep -aFq -- "$pname" "$f" || grep -aFq -- "$pid" "$f"; then
         die "patient name or id in clear in $(basename "$f")"
     fi
@@ -89,7 +90,7 @@ expect 1 -R "$REPO" ingest "$WORK/cur" --dataset x --from nosuch@v1
 assert_err_contains "nosuch" "unknown source named"
 
 # a rebuilt catalog keeps lineage (it is in the snapshots)
-mv "$REPO/local/catalog.db" "$WORK/old.db"; rm -f "$REPO"/local/catalog.db-*
+mv "$(state_dir)/catalog.db" "$WORK/old.db"; rm -f "$(state_dir)"/catalog.db-*
 ok -R "$REPO" lineage model --json
 json_check "$OUT" 'len(j) == 3' "lineage after catalog rebuild"
 

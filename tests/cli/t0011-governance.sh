@@ -141,11 +141,11 @@ json_check "$OUT" 'all(r["decision"] == "allow" for r in j) and any(r["actor"] =
 ok -R "$REPO" audit log --fhir
 json_check "$OUT" 'all(e["resourceType"] == "AuditEvent" for e in j)' "FHIR AuditEvent export"
 STRATA_USER=rita fails -R "$REPO" audit log
-assert_file_lacks "$REPO/audit/log-000001.jsonl" "MR_small|$pid" "names are sealed in the log"
+assert_file_lacks "$(audit_dir)/log-000001.jsonl" "MR_small|$pid" "names are sealed in the log"
 ok -R "$REPO" audit verify --json
 json_check "$OUT" 'j["intact"] and j["records"] > 50' "intact"
 # edit one byte in the middle of a record
-python3 - "$REPO/audit/log-000001.jsonl" <<'EOF'
+python3 - "$(audit_dir)/log-000001.jsonl" <<'EOF'
 import sys
 p = sys.argv[1]; b = bytearray(open(p, 'rb').read())
 lines = b.split(b'\n'); i = len(lines) // 2
