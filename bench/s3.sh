@@ -114,27 +114,66 @@ run strata_ingest "$STRATA" -q -R "$REPO" ingest "$WORK/corpus" --dataset bench 
 STORED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes_stored"])' \
 	"$WORK/strata_ingest.out" 2>/dev/null || echo "?")
 
-# ---- PUSH: `strata push` to a remote goes here (someone else adds it) ----------------
-# e.g. a second repository s3://$S3_BUCKET/remote (strata init, strata remote add),
-# then: run strata_push "$STRATA" -q -R "$REPO" push bench REMOTE --json
-# and a line for it in the table below (MiB/s against aws_upload).
-# ---- end of PUSH -----------------------------------------------------------------------
 
 run strata_restore "$STRATA" -q -R "$REPO" restore bench "$WORK/out-strata"
 same "$WORK/out-strata/corpus"
 rm -rf "$WORK/out-strata"
 
+# ---- PUSH: a de-identified version from a local repository to an S3 remote --------
+# (zone cloud), then a version that differs by 5% of its bytes: how fast the
+# first push is against aws s3 cp, and what share of the bytes the second sends.
+LOCAL=$WORK/local
+REMOTE=s3://$S3_BUCKET/remote
+"$STRATA" -q init "$LOCAL" --kdf-memory 8 >/dev/null
+"$STRATA" -q -R "$LOCAL" ingest "$WORK/corpus" --dataset bench --class deid >/dev/null
+"$STRATA" -q -R "$LOCAL" consent set bench GRU
+STRATA_PASSWORD=remote-pass "$STRATA" -q init "$REMOTE" --zone cloud \
+	--allow deid,aggregate,public --kdf-memory 8 >/dev/null
+"$STRATA" -q -R "$LOCAL" remote add cloud "$REMOTE" --zone cloud
+export STRATA_REMOTE_PASSWORD=remote-pass
+run strata_push "$STRATA" -q -R "$LOCAL" --purpose GRU push bench cloud --json
+python3 - "$WORK/corpus" <<'PY'
+import os, sys
+# rewrite whole small files, then a slice of a large one, until 5% of the bytes changed
+root = sys.argv[1]
+files = sorted((os.path.getsize(os.path.join(d, f)), os.path.join(d, f))
+               for d, _, fs in os.walk(root) for f in fs)
+total = sum(s for s, _ in files)
+goal, done = total // 20, 0
+for size, path in files:
+    if done >= goal:
+        break
+    n = min(size, goal - done)
+    with open(path, 'r+b') as f:
+        f.write(os.urandom(n))
+    done += n
+print("changed %d of %d bytes" % (done, total), file=sys.stderr)
+PY
+"$STRATA" -q -R "$LOCAL" ingest "$WORK/corpus" --dataset bench --class deid >/dev/null
+run strata_push2 "$STRATA" -q -R "$LOCAL" --purpose GRU push bench cloud --json
+PUSH1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes_sent"])' "$WORK/strata_push.out")
+PUSH2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes_sent"])' "$WORK/strata_push2.out")
+STRATA_PASSWORD=remote-pass run strata_remote_restore "$STRATA" -q -R "$REMOTE" restore bench "$WORK/out-remote"
+same "$WORK/out-remote/corpus"
+rm -rf "$WORK/out-remote"
+# ---- end of PUSH -----------------------------------------------------------------------
+
 # --- report -----------------------------------------------------------------------
 python3 - "$BYTES" "$FILES" "$STORED" \
 	"${SECS[aws_upload]}" "${RSS[aws_upload]}" "${SECS[aws_download]}" "${RSS[aws_download]}" \
-	"${SECS[strata_ingest]}" "${RSS[strata_ingest]}" "${SECS[strata_restore]}" "${RSS[strata_restore]}" <<'PY'
+	"${SECS[strata_ingest]}" "${RSS[strata_ingest]}" "${SECS[strata_restore]}" "${RSS[strata_restore]}" \
+	"${SECS[strata_push]}" "${RSS[strata_push]}" "${SECS[strata_push2]}" "${RSS[strata_push2]}" \
+	"$PUSH1" "$PUSH2" <<'PY'
 import sys
 b, files, stored = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 v = sys.argv[4:]
 rows = [('aws s3 cp --recursive (upload)', float(v[0]), v[1]),
         ('aws s3 cp --recursive (download)', float(v[2]), v[3]),
         ('strata ingest into s3://', float(v[4]), v[5]),
-        ('strata restore from s3://', float(v[6]), v[7])]
+        ('strata restore from s3://', float(v[6]), v[7]),
+        ('strata push to an s3:// remote', float(v[8]), v[9]),
+        ('strata push, 5% changed', float(v[10]), v[11])]
+push1, push2 = int(v[12]), int(v[13])
 mib = b / 2**20
 print('\nS3 bench: %.0f MiB in %s files (strata stored %s bytes)' % (mib, files, stored))
 print('%-34s %9s %9s %14s' % ('phase', 'seconds', 'MiB/s', 'peak RSS MiB'))
@@ -144,4 +183,7 @@ def ratio(a, b):
     return (rows[b][1] / rows[a][1]) if rows[a][1] else float('inf')
 print('\nstrata ingest  / aws upload   speed: %.2fx' % ratio(2, 0))
 print('strata restore / aws download speed: %.2fx' % ratio(3, 1))
+print('strata push    / aws upload   speed: %.2fx (target >= 0.8)' % ratio(4, 0))
+print('second push sent %d of %d bytes: %.2f%% of the version (target <= 7%%)'
+      % (push2, b, 100.0 * push2 / b))
 PY
