@@ -156,7 +156,20 @@ for f in files:
     if deflated or not has_px:
         check(off is None and rec["cuts"] == [], f"{name}: unexpected offset {off}")
         continue
-    check(rec["cuts"] == [off], f"{name}: cuts {rec['cuts']} vs offset {off}")
+    cuts = rec["cuts"]
+    check(cuts[:1] == [off] and len(cuts) <= 2, f"{name}: cuts {cuts} vs offset {off}")
+    if (0xFFFC, 0xFFFC) in dump and not attrs.get("dicom.Encapsulated"):
+        check(len(cuts) == 2, f"{name}: trailing padding but no cut after Pixel Data: {cuts}")
+    if len(cuts) == 2:
+        # the second cut: the end of the pixel data, where a trailer (Data Set
+        # Trailing Padding, or another element past 7FE0) starts
+        with open(f, "rb") as fh:
+            fh.seek(cuts[1])
+            t = fh.read(4)
+        le, be = t[0] | t[1] << 8, t[1] | t[0] << 8
+        check(len(t) == 4 and cuts[1] < os.path.getsize(f) and
+              (le >= 0x7FE0 or be >= 0x7FE0),
+              f"{name}: second cut {cuts[1]} is not at an element after Pixel Data")
     with open(f, "rb") as fh:
         fh.seek(off)
         tag = fh.read(4)

@@ -109,8 +109,11 @@ static void test_mr_syntaxes(void **state)
 		str_eq(a, "dicom.TransferSyntax", t[i].name);
 		int_eq(a, "dicom.PixelDataOffset", t[i].off);
 		int_eq(a, "dicom.Encapsulated", t[i].encaps);
-		assert_int_equal(cuts.n, 1);
+		/* the pixel data start, and its end when a trailer follows */
+		assert_in_range(cuts.n, 1, 2);
 		assert_int_equal(cuts.off[0], (uint64_t)t[i].off);
+		if (cuts.n == 2)
+			assert_true(cuts.off[1] > cuts.off[0]);
 	}
 	strata_free(cuts.off);
 }
