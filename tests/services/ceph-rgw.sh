@@ -195,8 +195,29 @@ stop() {
   rm -rf "$D"
 }
 
+# gw-stop / gw-start: only the gateway, for tests of a server that goes away
+# mid-request; mon and osd (and so the stored objects) stay.
+gw_stop() {
+  [ -n "$D" ] && [ -f "$D/run/client.rgw.a.pid" ] || { log "no gateway running"; return 1; }
+  local pid; pid=$(cat "$D/run/client.rgw.a.pid")
+  kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do alive "$pid" || break; sleep 0.1; done
+  rm -f "$D/run/client.rgw.a.pid"
+  log "gateway stopped (pid $pid)"
+}
+gw_start() {
+  [ -n "$D" ] && [ -f "$CONF" ] || { log "set CEPH_STATE to the directory start printed"; return 1; }
+  local port; port=$(sed -n 's/.*endpoint=127.0.0.1:\([0-9]*\).*/\1/p' "$CONF" | head -1)
+  radosgw "${C[@]}" -n client.rgw.a
+  wait_for 60 bash -c "curl -sf -o /dev/null http://127.0.0.1:$port/ && [ -s $D/run/client.rgw.a.pid ]" ||
+    { log "gateway not answering"; return 1; }
+  log "gateway up again (pid $(pidof_file client.rgw.a))"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  gw-stop) gw_stop ;;
+  gw-start) gw_start ;;
+  *) echo "usage: $0 start|stop|gw-stop|gw-start" >&2; exit 2 ;;
 esac
