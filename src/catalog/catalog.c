@@ -26,9 +26,16 @@ static const char schema[] =
     " snapshot_id INTEGER NOT NULL REFERENCES snapshots, path_mac BLOB NOT "
     "NULL,"
     " path_enc BLOB NOT NULL, size INTEGER NOT NULL, sha256_enc BLOB NOT NULL,"
-    " layer TEXT NOT NULL, class TEXT NOT NULL);"
+    " layer TEXT NOT NULL, class TEXT NOT NULL, meta INTEGER);"
     "CREATE INDEX IF NOT EXISTS files_by_snapshot ON files(snapshot_id, "
     "path_mac);"
+    /* meta: the file row whose attributes this file has. A file carried
+     * unchanged into a new version points at its earlier self, so a
+     * version adds no attribute rows for what did not change. */
+    "CREATE INDEX IF NOT EXISTS files_by_meta ON files(meta);"
+    "CREATE TRIGGER IF NOT EXISTS files_own_meta AFTER INSERT ON files"
+    " WHEN NEW.meta IS NULL BEGIN"
+    " UPDATE files SET meta = NEW.rowid WHERE rowid = NEW.rowid; END;"
     /* extracted metadata: v holds a number (REAL), a text (TEXT) or,
      * for identifying values, an HMAC (BLOB) while enc holds the sealed
      * value (SECURITY.md). SQLite orders numbers < texts < blobs, so one
@@ -171,6 +178,30 @@ out:
 	return rc;
 }
 
+/* A catalog from before files.meta: rebuilt from the store (the caller
+ * moves it aside on ECORRUPT), which holds everything it held. */
+static int older_schema(strata_catalog *c)
+{
+	sqlite3_stmt *st;
+	bool has_files = false;
+	if (sqlite3_prepare_v2(c->db,
+			       "SELECT 1 FROM sqlite_master WHERE type = "
+			       "'table' AND name = 'files'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return catalog__db_err(c, "reading the schema");
+	has_files = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (!has_files)
+		return 0;
+	if (sqlite3_prepare_v2(c->db, "SELECT meta FROM files LIMIT 0", -1, &st,
+			       NULL) != SQLITE_OK)
+		return strata_error_set(STRATA_ECORRUPT,
+					"the catalog was made by an older "
+					"strata");
+	sqlite3_finalize(st);
+	return 0;
+}
+
 int strata_catalog_open(strata_catalog **out, const char *path,
 			const uint8_t key[32], const uint8_t mac[32])
 {
@@ -198,7 +229,8 @@ int strata_catalog_open(strata_catalog **out, const char *path,
 	    (rc = catalog__exec(c, "PRAGMA foreign_keys=ON")) ||
 	    (rc = catalog__exec(c, "BEGIN IMMEDIATE")))
 		goto fail;
-	if ((rc = catalog__exec(c, schema)) || (rc = check_key(c))) {
+	if ((rc = older_schema(c)) || (rc = catalog__exec(c, schema)) ||
+	    (rc = check_key(c))) {
 		catalog__exec(c, "ROLLBACK");
 		goto fail;
 	}
@@ -393,14 +425,18 @@ out:
 int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 			    const char *path, size_t pathlen, uint64_t size,
 			    const uint8_t sha256[32], const char *layer,
-			    const char *klass, int64_t *row)
+			    const char *klass, int64_t meta, int64_t *row)
 {
 	uint8_t m[32];
 	strata_buf pe = STRATA_BUF_INIT, he = STRATA_BUF_INIT;
 	int rc;
 	if (!c->ins_file &&
-	    sqlite3_prepare_v2(c->db, "INSERT INTO files VALUES(?,?,?,?,?,?,?)",
-			       -1, &c->ins_file, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(
+		c->db,
+		"INSERT INTO files(snapshot_id, path_mac, "
+		"path_enc, size, sha256_enc, layer, class, meta) "
+		"VALUES(?,?,?,?,?,?,?,?)",
+		-1, &c->ins_file, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "adding a file");
 	catalog__mac(c, m, "path", path, pathlen);
 	if ((rc = catalog__seal(c, &pe, "path", path, pathlen)) ||
@@ -414,6 +450,10 @@ int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 	sqlite3_bind_blob(st, 5, he.ptr, (int)he.len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, layer, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, klass, -1, SQLITE_STATIC);
+	if (meta)
+		sqlite3_bind_int64(st, 8, meta);
+	else
+		sqlite3_bind_null(st, 8);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = catalog__db_err(c, "adding a file");
 	else if (row)

@@ -56,11 +56,17 @@ int strata_catalog_find(strata_catalog *c, const char *dataset,
 			uint32_t *version_out);
 int strata_catalog_add_snapshot(strata_catalog *c, const strata_cat_snap *s,
 				int64_t *row);
-/* *row (if not NULL): the file's row, for strata_catalog_add_attr. */
+/* *row (if not NULL): the file's row, for strata_catalog_add_attr.
+ * meta: 0, or the row of an earlier file this one is unchanged from,
+ * whose attributes it then shares (nothing may be added to it). */
 int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 			    const char *path, size_t pathlen, uint64_t size,
 			    const uint8_t sha256[32], const char *layer,
-			    const char *klass, int64_t *row);
+			    const char *klass, int64_t meta, int64_t *row);
+/* The attribute owner (meta) of `path` in snapshot `snap_id`, or
+ * STRATA_ENOTFOUND. */
+int strata_catalog_file_meta(strata_catalog *c, const uint8_t snap_id[32],
+			     const char *path, int64_t *meta);
 /* One extracted attribute of a file. Identifying keys (patient names and
  * ids, dates, UIDs, sample names: strata_catalog_key_sealed) are stored
  * sealed, with an HMAC for equality queries. */

@@ -344,9 +344,9 @@ static int term(qp *q)
 		 &q->sql, "%s",
 		 probe ? "EXISTS (SELECT 1 FROM attrs a2 INDEXED BY "
 			 "attrs_by_file_key WHERE a2.file_id = "
-			 "f.rowid AND "
-		 : neg ? "f.rowid NOT IN (SELECT file_id FROM attrs WHERE "
-		       : "f.rowid IN (SELECT file_id FROM attrs WHERE ")))
+			 "f.meta AND "
+		 : neg ? "f.meta NOT IN (SELECT file_id FROM attrs WHERE "
+		       : "f.meta IN (SELECT file_id FROM attrs WHERE ")))
 		return rc;
 	if (no < 16) {
 		q->terms[no].sql0 = q->sql.len;
@@ -648,7 +648,8 @@ int strata_catalog_file_attrs(strata_catalog *c, int64_t file_row,
 	int rc = 0;
 	if (sqlite3_prepare_v2(
 		c->db,
-		"SELECT key, v, v, enc FROM attrs WHERE file_id = ?"
+		"SELECT key, v, v, enc FROM attrs WHERE file_id = "
+		"(SELECT meta FROM files WHERE rowid = ?)"
 		" ORDER BY key",
 		-1, &st, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "reading metadata");
@@ -736,11 +737,11 @@ int strata_catalog_summary(strata_catalog *c, const uint8_t snap_id[32],
 	const char *sql =
 	    strata_catalog_key_sealed(key)
 		? "SELECT 'distinct', count(DISTINCT a.v) FROM attrs a JOIN "
-		  "files f ON f.rowid = a.file_id WHERE f.snapshot_id = ? AND "
+		  "files f ON f.meta = a.file_id WHERE f.snapshot_id = ? AND "
 		  "a.key = ?"
 		: "SELECT a.v, count(*) FROM attrs a JOIN files "
 		  "f"
-		  " ON f.rowid = a.file_id WHERE f.snapshot_id = ? AND a.key = "
+		  " ON f.meta = a.file_id WHERE f.snapshot_id = ? AND a.key = "
 		  "?"
 		  " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50";
 	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -824,10 +825,10 @@ int strata_catalog_values(strata_catalog *c, const uint8_t snap_id[32],
 	if (rc)
 		return rc;
 	const char *sql =
-	    file_row ? "SELECT DISTINCT v FROM attrs WHERE file_id = ? AND "
-		       "key = ? ORDER BY 1"
+	    file_row ? "SELECT DISTINCT v FROM attrs WHERE file_id = (SELECT "
+		       "meta FROM files WHERE rowid = ?) AND key = ? ORDER BY 1"
 		     : "SELECT DISTINCT a.v FROM attrs a JOIN files f ON "
-		       "f.rowid = a.file_id WHERE f.snapshot_id = ? AND "
+		       "f.meta = a.file_id WHERE f.snapshot_id = ? AND "
 		       "a.key = ? ORDER BY 1";
 	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "listing values");
@@ -839,4 +840,28 @@ int strata_catalog_values(strata_catalog *c, const uint8_t snap_id[32],
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int strata_catalog_file_meta(strata_catalog *c, const uint8_t snap_id[32],
+			     const char *path, int64_t *meta)
+{
+	sqlite3_stmt *st;
+	int64_t sr;
+	uint8_t m[32];
+	int rc = snap_row(c, snap_id, &sr);
+	if (rc)
+		return rc;
+	catalog__mac(c, m, "path", path, strlen(path));
+	if (sqlite3_prepare_v2(c->db,
+			       "SELECT meta FROM files WHERE snapshot_id = ? "
+			       "AND path_mac = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return catalog__db_err(c, "finding a file");
+	sqlite3_bind_int64(st, 1, sr);
+	sqlite3_bind_blob(st, 2, m, 32, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		*meta = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW ? 0 : STRATA_ENOTFOUND;
 }

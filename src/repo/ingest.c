@@ -836,6 +836,24 @@ static int count_kept(ingest *g, const uint8_t id[32])
 
 /* ---- catalog rows from the in-memory tree ---- */
 
+/* The attributes of a file read now (or carried from a version that had
+ * none), from the spool, and its subjects. */
+static int file_attrs(import_ctx *x, const inode *k, int64_t frow)
+{
+	int rc = strata_buf_cstr(&x->path);
+	const char *sid =
+	    rc ? NULL
+	       : repo__subject_map_find(x->subjects, (char *)x->path.ptr);
+	uint8_t *attrs = NULL;
+	if (!rc && k->src && k->meta.len && x->spool)
+		rc = repo__spool_read(x->spool, &k->meta, &attrs);
+	if (!rc)
+		rc = repo__attrs_to_catalog(x->r, attrs,
+					    attrs ? k->meta.len : 0, frow, sid);
+	strata_free(attrs);
+	return rc;
+}
+
 static int add_rows(import_ctx *x, const inode *d)
 {
 	size_t base = x->path.len;
@@ -853,9 +871,13 @@ static int add_rows(import_ctx *x, const inode *d)
 			rc = k->kept ? repo__import_tree(x, k->n.subtree)
 				     : add_rows(x, k);
 		else if (k->n.type == STRATA_NODE_FILE) {
+			int64_t meta = k->src ? 0 : repo__carried_meta(x);
 			rc = strata_catalog_add_file(
 			    x->r->cat, x->row, (char *)x->path.ptr, x->path.len,
-			    k->n.size, k->n.sha256, x->layer, x->klass, &frow);
+			    k->n.size, k->n.sha256, x->layer, x->klass, meta,
+			    &frow);
+			if (!rc && !meta)
+				rc = file_attrs(x, k, frow);
 		}
 	}
 	x->path.len = base;
@@ -890,8 +912,9 @@ static int meta_walk(ingest *g, repo_metaw *w, const repo_metar *prev,
 		if (k->n.type != STRATA_NODE_FILE)
 			continue;
 		const char *subj = repo__subject_map_find(&g->subjects, p);
-		if (!k->src) { /* unchanged: the previous version's record */
-			rc = repo__metar_copy(prev, p, path->len, false, subj,
+		if (!k->src) { /* unchanged: the previous version's record,
+				  as the catalog shares its attributes */
+			rc = repo__metar_copy(prev, p, path->len, false, NULL,
 					      w);
 			continue;
 		}
@@ -1019,11 +1042,16 @@ static int commit(ingest *g, const uint8_t root[32], const repo_metaw *mw)
 	cs.files = s.files;
 	cs.bytes = s.bytes;
 	cs.parent_version = latest;
-	import_ctx x = {
-	    r, 0, s.layer, s.klass, STRATA_BUF_INIT, &g->spool, &g->subjects};
-	if (!(rc = strata_catalog_add_snapshot(r->cat, &cs, &x.row)) &&
-	    !(rc = add_rows(&x, &g->root)))
-		rc = repo__import_meta(r, sid, &s);
+	import_ctx x = {r,
+			0,
+			s.layer,
+			s.klass,
+			STRATA_BUF_INIT,
+			&g->spool,
+			&g->subjects,
+			latest ? prev : NULL};
+	if (!(rc = strata_catalog_add_snapshot(r->cat, &cs, &x.row)))
+		rc = add_rows(&x, &g->root);
 	for (size_t i = 0; !rc && i < g->o->nfrom; i++)
 		rc = strata_catalog_add_source(r->cat, x.row, g->sources[i],
 					       g->o->recipe);

@@ -453,6 +453,16 @@ int repo__load_snapshot(strata_repo *r, const uint8_t id[32],
 
 /* ---- catalog import: one row per file, found by walking the trees ---- */
 
+int64_t repo__carried_meta(import_ctx *ic)
+{
+	int64_t meta = 0;
+	if (!ic->prev_snap || strata_buf_cstr(&ic->path) ||
+	    strata_catalog_file_meta(ic->r->cat, ic->prev_snap,
+				     (char *)ic->path.ptr, &meta))
+		return 0;
+	return meta;
+}
+
 int repo__import_tree(import_ctx *ic, const uint8_t id[32])
 {
 	strata_tree t;
@@ -472,7 +482,7 @@ int repo__import_tree(import_ctx *ic, const uint8_t id[32])
 			rc = strata_catalog_add_file(
 			    ic->r->cat, ic->row, (char *)ic->path.ptr,
 			    ic->path.len, n->size, n->sha256, ic->layer,
-			    ic->klass, NULL);
+			    ic->klass, repo__carried_meta(ic), NULL);
 	}
 	ic->path.len = base;
 	strata_tree_release(&t);
@@ -497,7 +507,8 @@ int repo__import(strata_repo *r, const uint8_t id[32], const strata_snapshot *s)
 	    strata_catalog_find(r->cat, s->dataset, s->version - 1, pid,
 				&cs.parent_version))
 		cs.parent_version = 0;
-	import_ctx ic = {r, 0, s->layer, s->klass, STRATA_BUF_INIT, NULL, NULL};
+	import_ctx ic = {r,    0,    s->layer, s->klass, STRATA_BUF_INIT,
+			 NULL, NULL, NULL};
 	int rc = strata_catalog_add_snapshot(r->cat, &cs, &ic.row);
 	if (!rc)
 		rc = repo__import_tree(&ic, s->root);

@@ -107,6 +107,9 @@ typedef struct import_ctx {
 	strata_buf path;
 	struct repo_spool *spool; /* ingest: where file metadata waits */
 	const struct repo_subject_map *subjects; /* ingest --subjects */
+	/* ingest: the previous version; files carried unchanged from it
+	 * share their attributes there */
+	const uint8_t *prev_snap;
 } import_ctx;
 
 /* ingest --subjects FILE: "path,subject" lines, sorted by path. */
@@ -119,6 +122,9 @@ void repo__subject_map_release(repo_subject_map *m);
 /* The subject named for `path`, or NULL. */
 const char *repo__subject_map_find(const repo_subject_map *m, const char *path);
 int repo__import_tree(import_ctx *ic, const uint8_t id[32]);
+/* The attribute owner to share for a file carried unchanged to `path`
+ * (ic->path), or 0. */
+int64_t repo__carried_meta(import_ctx *ic);
 /* Resolve "name[@vN]" to a snapshot. */
 int repo__open_spec(strata_repo *r, const char *spec, strata_snapshot *s,
 		    uint8_t id[32]);

@@ -120,7 +120,7 @@ int strata_repo_debug_synth(strata_repo *r, const char *dataset,
 		rc = strata_catalog_add_file(r->cat, snap, path, strlen(path),
 					     img ? 200000 + rnd(&s) % 400000
 						 : 1u << 30,
-					     sha, "raw", "phi", &row);
+					     sha, "raw", "phi", 0, &row);
 		if (!rc)
 			rc = img ? imaging(r->cat, row, &s, i)
 				 : genomics(r->cat, row, &s);

@@ -80,7 +80,7 @@ static void populate(fixture *f)
 			snprintf(p, sizeof(p), "%s.%d", PATH1, i);
 			assert_int_equal(strata_catalog_add_file(
 					     f->c, row, p, strlen(p), 4096, sha,
-					     "raw", "phi", NULL),
+					     "raw", "phi", 0, NULL),
 					 0);
 		}
 	}
