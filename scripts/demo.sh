@@ -49,7 +49,7 @@ say "consent: demo is for health/medical research, non-commercial"
 "$STRATA" --purpose HMB,commercial ls demo 2>&1 | head -1 || true
 "$STRATA" --purpose HMB ls demo run1/genomics | head -2
 say "deid: a curated, de-identified version (held-back files are listed)"
-"$STRATA" deid demo --dataset demo-deid -q 2>"$WORK/deid.err" || [ $? -eq 3 ]
+"$STRATA" --purpose HMB deid demo --dataset demo-deid -q 2>"$WORK/deid.err" || [ $? -eq 3 ]
 head -3 "$WORK/deid.err"
 "$STRATA" lineage demo-deid
 say "audit: every decision above is in the signed, hash-chained log"
