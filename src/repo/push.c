@@ -831,6 +831,44 @@ static int name_files(strata_repo *r, const char *spec, int rc)
 	return rc;
 }
 
+/* The receiving repository's own gate: writing the version there. */
+static int gate_write(strata_repo *src, const char *spec, strata_repo *dst,
+		      const char *verb)
+{
+	strata_snapshot s;
+	uint8_t sid[32];
+	int rc = repo__open_spec(src, spec, &s, sid);
+	if (rc)
+		return rc;
+	repo_access w;
+	memset(&w, 0, sizeof(w));
+	w.action = STRATA_ACT_WRITE;
+	w.verb = verb;
+	w.dataset = s.dataset;
+	w.layer = s.layer;
+	w.klass = s.klass;
+	rc = repo__gate(dst, &w);
+	strata_snapshot_release(&s);
+	return rc;
+}
+
+static void xfer_init(xfer *x, strata_repo *src, strata_repo *dst,
+		      strata_xfer_stats *st, const strata_xfer_opts *o)
+{
+	x->src = src;
+	x->dst = dst;
+	x->st = st;
+	strata_progress_init(&x->pr);
+	x->pr.enabled = x->pr.enabled && o && o->progress;
+}
+
+static void xfer_release(xfer *x)
+{
+	strata_pack_writer_release(&x->pw);
+	strata_buf_release(&x->plain);
+	strata_buf_release(&x->enc);
+}
+
 int strata_repo_push(strata_repo *r, const char *spec, const char *remote_name,
 		     const strata_auth *remote_auth, const strata_xfer_opts *o,
 		     strata_xfer_stats *st)
@@ -871,28 +909,11 @@ int strata_repo_push(strata_repo *r, const char *spec, const char *remote_name,
 		goto out;
 	}
 	/* ... and the remote's own gate: writing there */
-	strata_snapshot s;
-	uint8_t sid[32];
-	if ((rc = repo__open_spec(r, spec_full, &s, sid)))
-		goto done;
-	repo_access w;
-	memset(&w, 0, sizeof(w));
-	w.action = STRATA_ACT_WRITE;
-	w.verb = "push";
-	w.dataset = s.dataset;
-	w.layer = s.layer;
-	w.klass = s.klass;
-	rc = repo__gate(d, &w);
-	strata_snapshot_release(&s);
-	if (rc) {
+	if ((rc = gate_write(r, spec_full, d, "push"))) {
 		strata_error_prefix(rc, "remote '%s': ", remote_name);
 		goto done;
 	}
-	x.src = r;
-	x.dst = d;
-	x.st = st;
-	strata_progress_init(&x.pr);
-	x.pr.enabled = x.pr.enabled && o && o->progress;
+	xfer_init(&x, r, d, st, o);
 	/* a budget: count what would travel first, refuse before sending */
 	struct repo_hybrid *h = r->gov.hy;
 	for (size_t i = 0; h && i < h->nbudgets; i++) {
@@ -941,9 +962,7 @@ done:
 	repo__audit_done(d, rc, st->bytes_sent);
 	repo__audit_done(r, rc, st->bytes_sent);
 out:
-	strata_pack_writer_release(&x.pw);
-	strata_buf_release(&x.plain);
-	strata_buf_release(&x.enc);
+	xfer_release(&x);
 	strata_repo_close(d);
 	strata_free(ds);
 	st->seconds = strata_mono() - t0;
@@ -973,26 +992,9 @@ int strata_repo_pull(strata_repo *r, const char *spec, const char *remote_name,
 		strata_error_prefix(rc, "remote '%s': ", remote_name);
 		goto out;
 	}
-	strata_snapshot s;
-	uint8_t sid[32];
-	if ((rc = repo__open_spec(src, spec_full, &s, sid)))
+	if ((rc = gate_write(src, spec_full, r, "pull")))
 		goto done;
-	repo_access w;
-	memset(&w, 0, sizeof(w));
-	w.action = STRATA_ACT_WRITE;
-	w.verb = "pull";
-	w.dataset = s.dataset;
-	w.layer = s.layer;
-	w.klass = s.klass;
-	rc = repo__gate(r, &w);
-	strata_snapshot_release(&s);
-	if (rc)
-		goto done;
-	x.src = src;
-	x.dst = r;
-	x.st = st;
-	strata_progress_init(&x.pr);
-	x.pr.enabled = x.pr.enabled && o && o->progress;
+	xfer_init(&x, src, r, st, o);
 	snprintf(note, sizeof(note), "tool=strata-pull,origin=%s,source=%s",
 		 src->id, spec_full);
 	rc = transfer(&x, spec_full, note);
@@ -1001,9 +1003,7 @@ done:
 	repo__audit_done(r, rc, st->bytes_sent);
 	repo__audit_done(src, rc, st->bytes_sent);
 out:
-	strata_pack_writer_release(&x.pw);
-	strata_buf_release(&x.plain);
-	strata_buf_release(&x.enc);
+	xfer_release(&x);
 	strata_repo_close(src);
 	strata_free(ds);
 	st->seconds = strata_mono() - t0;
