@@ -66,6 +66,10 @@ int cli_bad_option(const char *usage, char **argv);
  * or '-'; at most 128 bytes. */
 bool cli_valid_dataset(const char *name);
 void cli_free(cli *c);
+/* A --json list: with --json, begin an array on stdout in *j and return
+ * j; else NULL (callbacks print text). cli_list_end(NULL) does nothing. */
+strata_json *cli_list_begin(const cli *c, strata_json *j);
+void cli_list_end(strata_json *j);
 /* Print a path (raw bytes) on a text line, escaping control characters. */
 void cli_put_path(FILE *f, const char *p, size_t n);
 

@@ -243,3 +243,20 @@ void cli_put_path(FILE *f, const char *p, size_t n)
 			fputc(ch, f);
 	}
 }
+
+strata_json *cli_list_begin(const cli *c, strata_json *j)
+{
+	if (!c->json)
+		return NULL;
+	strata_json_init(j, stdout);
+	strata_json_arr_begin(j);
+	return j;
+}
+
+void cli_list_end(strata_json *j)
+{
+	if (!j)
+		return;
+	strata_json_arr_end(j);
+	strata_json_end(j);
+}

@@ -170,15 +170,10 @@ int cmd_user(cli *c, int argc, char **argv)
 					  g.purpose);
 	} else if (!strcmp(sub, "rm")) {
 		rc = strata_repo_user_rm(r, argv[g.first + 1]);
-	} else if (c->json) {
-		strata_json j;
-		strata_json_init(&j, stdout);
-		strata_json_arr_begin(&j);
-		rc = strata_repo_users(r, print_user, &j);
-		strata_json_arr_end(&j);
-		strata_json_end(&j);
 	} else {
-		rc = strata_repo_users(r, print_user, NULL);
+		strata_json j, *jl = cli_list_begin(c, &j);
+		rc = strata_repo_users(r, print_user, jl);
+		cli_list_end(jl);
 	}
 	return done("user", r, rc);
 }
@@ -233,18 +228,11 @@ int cmd_role(cli *c, int argc, char **argv)
 		rc = strata_repo_role_add(r, argv[g.first + 1], g.grant);
 	} else {
 		strata_json j;
-		role_print p = {c->json ? &j : NULL,
+		role_print p = {cli_list_begin(c, &j),
 				strcmp(sub, "show") ? NULL : argv[g.first + 1],
 				false};
-		if (c->json) {
-			strata_json_init(&j, stdout);
-			strata_json_arr_begin(&j);
-		}
 		rc = strata_repo_roles(r, print_role, &p);
-		if (c->json) {
-			strata_json_arr_end(&j);
-			strata_json_end(&j);
-		}
+		cli_list_end(p.j);
 		if (!rc && p.only && !p.found)
 			rc = strata_error_set(STRATA_ENOTFOUND, "no role '%s'",
 					      p.only);
@@ -368,15 +356,10 @@ int cmd_consent(cli *c, int argc, char **argv)
 		    !strata_repo_subject(r, argv[g.first + 1], pseudo))
 			printf("withdrawn: %s (see 'strata impact %s')\n",
 			       pseudo, pseudo);
-	} else if (c->json) {
-		strata_json j;
-		strata_json_init(&j, stdout);
-		strata_json_arr_begin(&j);
-		rc = strata_repo_consents(r, print_consent, &j);
-		strata_json_arr_end(&j);
-		strata_json_end(&j);
 	} else {
-		rc = strata_repo_consents(r, print_consent, NULL);
+		strata_json j, *jl = cli_list_begin(c, &j);
+		rc = strata_repo_consents(r, print_consent, jl);
+		cli_list_end(jl);
 	}
 	return done("consent", r, rc);
 }
@@ -425,17 +408,9 @@ int cmd_impact(cli *c, int argc, char **argv)
 	if (argc - g.first != 1)
 		return cli_usage_error(usage_impact, "name one subject");
 	OPEN_OR_FAIL("impact");
-	strata_json j;
-	if (c->json) {
-		strata_json_init(&j, stdout);
-		strata_json_arr_begin(&j);
-	}
-	rc = strata_repo_impact(r, argv[g.first], print_impact,
-				c->json ? &j : NULL);
-	if (c->json) {
-		strata_json_arr_end(&j);
-		strata_json_end(&j);
-	}
+	strata_json j, *jl = cli_list_begin(c, &j);
+	rc = strata_repo_impact(r, argv[g.first], print_impact, jl);
+	cli_list_end(jl);
 	return done("impact", r, rc);
 }
 
@@ -466,16 +441,9 @@ int cmd_subjects(cli *c, int argc, char **argv)
 	if (argc != g.first)
 		return cli_usage_error(usage_subjects, "no operands");
 	OPEN_OR_FAIL("subjects");
-	strata_json j;
-	if (c->json) {
-		strata_json_init(&j, stdout);
-		strata_json_arr_begin(&j);
-	}
-	rc = strata_repo_subjects(r, print_subject, c->json ? &j : NULL);
-	if (c->json) {
-		strata_json_arr_end(&j);
-		strata_json_end(&j);
-	}
+	strata_json j, *jl = cli_list_begin(c, &j);
+	rc = strata_repo_subjects(r, print_subject, jl);
+	cli_list_end(jl);
 	return done("subjects", r, rc);
 }
 
@@ -689,17 +657,10 @@ int cmd_audit(cli *c, int argc, char **argv)
 		f.subject = pseudo;
 	}
 	strata_json j;
-	audit_print p = {NULL, g.fhir, strata_repo_id(r), 0};
-	if (c->json || g.fhir) {
-		strata_json_init(&j, stdout);
-		strata_json_arr_begin(&j);
-		p.j = &j;
-	}
+	c->json = c->json || g.fhir; /* FHIR resources are JSON too */
+	audit_print p = {cli_list_begin(c, &j), g.fhir, strata_repo_id(r), 0};
 	rc = strata_repo_audit_scan(
 	    r, &f, strcmp(sub, "log") ? print_disclosure : print_rec, &p);
-	if (p.j) {
-		strata_json_arr_end(&j);
-		strata_json_end(&j);
-	}
+	cli_list_end(p.j);
 	return done("audit", r, rc);
 }

@@ -133,16 +133,9 @@ int cmd_remote(cli *c, int argc, char **argv)
 	} else if (!strcmp(sub, "rm")) {
 		rc = strata_repo_remote_rm(r, argv[a.first + 1]);
 	} else {
-		strata_json j;
-		if (c->json) {
-			strata_json_init(&j, stdout);
-			strata_json_arr_begin(&j);
-		}
-		rc = strata_repo_remotes(r, print_remote, c->json ? &j : NULL);
-		if (c->json) {
-			strata_json_arr_end(&j);
-			strata_json_end(&j);
-		}
+		strata_json j, *jl = cli_list_begin(c, &j);
+		rc = strata_repo_remotes(r, print_remote, jl);
+		cli_list_end(jl);
 	}
 	return finish("remote", r, rc);
 }
@@ -294,17 +287,10 @@ int cmd_replicas(cli *c, int argc, char **argv)
 		return cli_usage_error(usage_replicas, "at most one NAME");
 	if ((rc = cli_open(c, &r)))
 		return cli_fail("replicas", rc);
-	strata_json j;
-	if (c->json) {
-		strata_json_init(&j, stdout);
-		strata_json_arr_begin(&j);
-	}
+	strata_json j, *jl = cli_list_begin(c, &j);
 	rc = strata_repo_replicas(r, a.first < argc ? argv[a.first] : NULL,
-				  print_replica, c->json ? &j : NULL);
-	if (c->json) {
-		strata_json_arr_end(&j);
-		strata_json_end(&j);
-	}
+				  print_replica, jl);
+	cli_list_end(jl);
 	return finish("replicas", r, rc);
 }
 
@@ -389,17 +375,9 @@ int cmd_egress(cli *c, int argc, char **argv)
 	} else if (sub) {
 		rc = strata_repo_egress_budget(r, argv[a.first + 1], usd);
 	} else {
-		strata_json j;
-		if (c->json) {
-			strata_json_init(&j, stdout);
-			strata_json_arr_begin(&j);
-		}
-		rc = strata_repo_egress(r, a.by, since, print_egress,
-					c->json ? &j : NULL);
-		if (c->json) {
-			strata_json_arr_end(&j);
-			strata_json_end(&j);
-		}
+		strata_json j, *jl = cli_list_begin(c, &j);
+		rc = strata_repo_egress(r, a.by, since, print_egress, jl);
+		cli_list_end(jl);
 	}
 	return finish("egress", r, rc);
 }
