@@ -26,13 +26,21 @@ static const char schema[] =
     " snapshot_id INTEGER NOT NULL REFERENCES snapshots, path_mac BLOB NOT "
     "NULL,"
     " path_enc BLOB NOT NULL, size INTEGER NOT NULL, sha256_enc BLOB NOT NULL,"
-    " layer TEXT NOT NULL, class TEXT NOT NULL, meta INTEGER);"
+    " layer TEXT NOT NULL, class TEXT NOT NULL, meta INTEGER,"
+    " grp INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS files_by_snapshot ON files(snapshot_id, "
     "path_mac);"
     /* meta: the file row whose attributes this file has. A file carried
      * unchanged into a new version points at its earlier self, so a
      * version adds no attribute rows for what did not change. */
     "CREATE INDEX IF NOT EXISTS files_by_meta ON files(meta);"
+    /* grp: the shared part of a file's attributes (all but the
+     * per-instance keys, query.c), stored once under the negative id of
+     * a `groups` row however many files have it: the files of a DICOM
+     * series add a handful of rows each instead of ~50. */
+    "CREATE INDEX IF NOT EXISTS files_by_grp ON files(grp);"
+    "CREATE TABLE IF NOT EXISTS groups("
+    " id INTEGER PRIMARY KEY, mac BLOB UNIQUE NOT NULL);"
     "CREATE TRIGGER IF NOT EXISTS files_own_meta AFTER INSERT ON files"
     " WHEN NEW.meta IS NULL BEGIN"
     " UPDATE files SET meta = NEW.rowid WHERE rowid = NEW.rowid; END;"
@@ -178,8 +186,9 @@ out:
 	return rc;
 }
 
-/* A catalog from before files.meta: rebuilt from the store (the caller
- * moves it aside on ECORRUPT), which holds everything it held. */
+/* A catalog from before files.meta and files.grp: rebuilt from the store
+ * (the caller moves it aside on ECORRUPT), which holds everything it
+ * held. */
 static int older_schema(strata_catalog *c)
 {
 	sqlite3_stmt *st;
@@ -193,8 +202,8 @@ static int older_schema(strata_catalog *c)
 	sqlite3_finalize(st);
 	if (!has_files)
 		return 0;
-	if (sqlite3_prepare_v2(c->db, "SELECT meta FROM files LIMIT 0", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(c->db, "SELECT meta, grp FROM files LIMIT 0", -1,
+			       &st, NULL) != SQLITE_OK)
 		return strata_error_set(STRATA_ECORRUPT,
 					"the catalog was made by an older "
 					"strata");
@@ -226,6 +235,7 @@ int strata_catalog_open(strata_catalog **out, const char *path,
 	sqlite3_busy_timeout(c->db, 60000);
 	if ((rc = catalog__exec(c, "PRAGMA journal_mode=WAL")) ||
 	    (rc = catalog__exec(c, "PRAGMA synchronous=NORMAL")) ||
+	    (rc = catalog__exec(c, "PRAGMA cache_size=-65536")) ||
 	    (rc = catalog__exec(c, "PRAGMA foreign_keys=ON")) ||
 	    (rc = catalog__exec(c, "BEGIN IMMEDIATE")))
 		goto fail;
@@ -248,6 +258,10 @@ void strata_catalog_close(strata_catalog *c)
 	if (!c)
 		return;
 	sqlite3_finalize(c->ins_file);
+	sqlite3_finalize(c->ins_file_like);
+	sqlite3_finalize(c->find_grp);
+	sqlite3_finalize(c->ins_grp);
+	sqlite3_finalize(c->set_grp);
 	sqlite3_finalize(c->ins_attr);
 	sqlite3_close(c->db);
 	strata_aead_free(c->aead);
@@ -425,24 +439,30 @@ out:
 int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 			    const char *path, size_t pathlen, uint64_t size,
 			    const uint8_t sha256[32], const char *layer,
-			    const char *klass, int64_t meta, int64_t *row)
+			    const char *klass, int64_t like, int64_t *row)
 {
 	uint8_t m[32];
 	strata_buf pe = STRATA_BUF_INIT, he = STRATA_BUF_INIT;
 	int rc;
-	if (!c->ins_file &&
+	/* like: share the attribute owners (meta, grp) of an earlier row */
+	sqlite3_stmt **ins = like ? &c->ins_file_like : &c->ins_file;
+	if (!*ins &&
 	    sqlite3_prepare_v2(
 		c->db,
-		"INSERT INTO files(snapshot_id, path_mac, "
-		"path_enc, size, sha256_enc, layer, class, meta) "
-		"VALUES(?,?,?,?,?,?,?,?)",
-		-1, &c->ins_file, NULL) != SQLITE_OK)
+		like ? "INSERT INTO files(snapshot_id, path_mac, "
+		       "path_enc, size, sha256_enc, layer, class, meta, grp) "
+		       "SELECT ?,?,?,?,?,?,?, meta, grp FROM files "
+		       "WHERE rowid = ?"
+		     : "INSERT INTO files(snapshot_id, path_mac, "
+		       "path_enc, size, sha256_enc, layer, class) "
+		       "VALUES(?,?,?,?,?,?,?)",
+		-1, ins, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "adding a file");
 	catalog__mac(c, m, "path", path, pathlen);
 	if ((rc = catalog__seal(c, &pe, "path", path, pathlen)) ||
 	    (rc = catalog__seal(c, &he, "sha256", sha256, 32)))
 		goto out;
-	sqlite3_stmt *st = c->ins_file;
+	sqlite3_stmt *st = *ins;
 	sqlite3_bind_int64(st, 1, snap_row);
 	sqlite3_bind_blob(st, 2, m, 32, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, pe.ptr, (int)pe.len, SQLITE_STATIC);
@@ -450,12 +470,15 @@ int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 	sqlite3_bind_blob(st, 5, he.ptr, (int)he.len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, layer, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, klass, -1, SQLITE_STATIC);
-	if (meta)
-		sqlite3_bind_int64(st, 8, meta);
-	else
-		sqlite3_bind_null(st, 8);
+	if (like)
+		sqlite3_bind_int64(st, 8, like);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = catalog__db_err(c, "adding a file");
+	else if (like && !sqlite3_changes(c->db))
+		rc = strata_error_set(STRATA_ECORRUPT,
+				      "catalog: no file row %lld to share "
+				      "attributes with",
+				      (long long)like);
 	else if (row)
 		*row = sqlite3_last_insert_rowid(c->db);
 	sqlite3_reset(st);

@@ -56,20 +56,33 @@ int strata_catalog_find(strata_catalog *c, const char *dataset,
 			uint32_t *version_out);
 int strata_catalog_add_snapshot(strata_catalog *c, const strata_cat_snap *s,
 				int64_t *row);
-/* *row (if not NULL): the file's row, for strata_catalog_add_attr.
- * meta: 0, or the row of an earlier file this one is unchanged from,
+/* *row (if not NULL): the file's row, for strata_catalog_add_attrs.
+ * like: 0, or the row of an earlier file this one is unchanged from,
  * whose attributes it then shares (nothing may be added to it). */
 int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 			    const char *path, size_t pathlen, uint64_t size,
 			    const uint8_t sha256[32], const char *layer,
-			    const char *klass, int64_t meta, int64_t *row);
-/* The attribute owner (meta) of `path` in snapshot `snap_id`, or
- * STRATA_ENOTFOUND. */
-int strata_catalog_file_meta(strata_catalog *c, const uint8_t snap_id[32],
-			     const char *path, int64_t *meta);
-/* One extracted attribute of a file. Identifying keys (patient names and
- * ids, dates, UIDs, sample names: strata_catalog_key_sealed) are stored
- * sealed, with an HMAC for equality queries. */
+			    const char *klass, int64_t like, int64_t *row);
+/* The row of `path` in snapshot `snap_id`, to share its attributes, or
+ * STRATA_ENOTFOUND (quietly: no error message is set). */
+int strata_catalog_file_like(strata_catalog *c, const uint8_t snap_id[32],
+			     const char *path, int64_t *row);
+typedef struct strata_cat_attr {
+	const char *key;
+	int type; /* 1 text (s), else a number (n) */
+	const char *s;
+	double n;
+} strata_cat_attr;
+/* All extracted attributes of a file, once: the per-instance ones
+ * (strata_catalog_key_instance) on the file, the others in a group
+ * shared by every file with the same ones. */
+int strata_catalog_add_attrs(strata_catalog *c, int64_t file_row,
+			     const strata_cat_attr *a, size_t n);
+bool strata_catalog_key_instance(const char *key);
+/* One extracted attribute of a row: a file's or (negative) a group's.
+ * Identifying keys (patient names and ids, dates, UIDs, sample names:
+ * strata_catalog_key_sealed) are stored sealed, with an HMAC for equality
+ * queries. */
 int strata_catalog_add_attr(strata_catalog *c, int64_t file_row,
 			    const char *key, int type, const char *s, double n);
 bool strata_catalog_key_sealed(const char *key);

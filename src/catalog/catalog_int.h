@@ -18,7 +18,8 @@ struct strata_catalog {
 	uint8_t
 	    nonce_base[12]; /* random per open; a counter makes each unique */
 	uint64_t nonce_ctr;
-	sqlite3_stmt *ins_file;
+	sqlite3_stmt *ins_file, *ins_file_like;
+	sqlite3_stmt *find_grp, *ins_grp, *set_grp;
 	sqlite3_stmt *ins_attr;
 };
 

@@ -6,6 +6,7 @@
  * (key, value) indexes of the attrs table.
  */
 #include <math.h>
+#include <pthread.h>
 
 #include "catalog/catalog_int.h"
 
@@ -46,12 +47,30 @@ static const char *const sealed_keys[] = {
     "subject.id",
 };
 
+#define NKEYS(a) (sizeof(a) / sizeof(*(a)))
+
+/* Both key lists, sorted once for bsearch: asked for every attribute of
+ * every file an ingest adds. */
+static const char *sealed_sorted[NKEYS(sealed_keys)];
+static const char *instance_sorted[16];
+static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void sort_keys(void);
+
+static bool listed(const char *key, const char **sorted, size_t n)
+{
+	pthread_once(&keys_once, sort_keys);
+	return bsearch(&key, sorted, n, sizeof(*sorted), key_cmp) != NULL;
+}
+
 bool strata_catalog_key_sealed(const char *key)
 {
-	for (size_t i = 0; i < sizeof(sealed_keys) / sizeof(*sealed_keys); i++)
-		if (!strcmp(key, sealed_keys[i]))
-			return true;
-	return false;
+	return listed(key, sealed_sorted, NKEYS(sealed_sorted));
 }
 
 static void attr_mac(strata_catalog *c, uint8_t out[32], const char *key,
@@ -107,6 +126,127 @@ out:
 	return rc;
 }
 
+/* Keys whose value differs from one file of a DICOM series to the next
+ * (the position, number and time of each image): kept with the file
+ * itself (files.meta). Every other key goes to the file's shared group
+ * (files.grp), dates too, as a series is mostly acquired on one day. The
+ * list changes only how much is shared, never what a query finds: each
+ * key lives on one side, and the query compiler asks this same list. */
+static const char *const instance_keys[] = {
+    "dicom.SOPInstanceUID",	 "dicom.MediaStorageSOPInstanceUID",
+    "dicom.InstanceNumber",	 "dicom.InstanceCreationTime",
+    "dicom.ContentTime",	 "dicom.AcquisitionTime",
+    "dicom.AcquisitionDateTime", "dicom.ImagePositionPatient",
+    "dicom.SliceLocation",	 "dicom.TriggerTime",
+    "dicom.PixelDataOffset",
+};
+
+static void sort_keys(void)
+{
+	_Static_assert(NKEYS(instance_keys) <= NKEYS(instance_sorted),
+		       "instance_sorted too small");
+	memcpy(sealed_sorted, sealed_keys, sizeof(sealed_keys));
+	memcpy(instance_sorted, instance_keys, sizeof(instance_keys));
+	qsort(sealed_sorted, NKEYS(sealed_keys), sizeof(char *), key_cmp);
+	qsort(instance_sorted, NKEYS(instance_keys), sizeof(char *), key_cmp);
+}
+
+bool strata_catalog_key_instance(const char *key)
+{
+	return !strncmp(key, "dicom.", 6) &&
+	       listed(key, instance_sorted, NKEYS(instance_keys));
+}
+
+/* The files column naming the row that holds `key`'s attributes. */
+static const char *owner(const char *key)
+{
+	return strata_catalog_key_instance(key) ? "meta" : "grp";
+}
+
+/* The group id (negative) holding exactly the attributes a[0..n) not in
+ * instance_keys, created on first sight. Groups are found by an HMAC of
+ * their content, so the catalog holds no plain digest of sealed values. */
+static int find_group(strata_catalog *c, const strata_cat_attr *a, size_t n,
+		      int64_t *gid)
+{
+	strata_buf b = STRATA_BUF_INIT;
+	uint8_t mac[32];
+	int rc = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		char num[64];
+		const char *v = a[i].s;
+		if (strata_catalog_key_instance(a[i].key))
+			continue;
+		if (a[i].type != 1) {
+			snprintf(num, sizeof(num), "%d:%.17g", a[i].type,
+				 a[i].n);
+			v = num;
+		}
+		if ((rc = strata_buf_puts(&b, a[i].key)) ||
+		    (rc = strata_buf_put_u8(&b, 0)) ||
+		    (rc = strata_buf_puts(&b, v)) ||
+		    (rc = strata_buf_put_u8(&b, 0)))
+			break;
+	}
+	*gid = 0;
+	if (rc || !b.len)
+		goto out;
+	catalog__mac(c, mac, "group", b.ptr, b.len);
+	if ((!c->find_grp &&
+	     sqlite3_prepare_v2(c->db, "SELECT id FROM groups WHERE mac = ?",
+				-1, &c->find_grp, NULL) != SQLITE_OK) ||
+	    (!c->ins_grp &&
+	     sqlite3_prepare_v2(c->db, "INSERT INTO groups(mac) VALUES(?)", -1,
+				&c->ins_grp, NULL) != SQLITE_OK)) {
+		rc = catalog__db_err(c, "adding metadata");
+		goto out;
+	}
+	sqlite3_bind_blob(c->find_grp, 1, mac, 32, SQLITE_STATIC);
+	if (sqlite3_step(c->find_grp) == SQLITE_ROW)
+		*gid = -sqlite3_column_int64(c->find_grp, 0);
+	sqlite3_reset(c->find_grp);
+	if (*gid)
+		goto out;
+	sqlite3_bind_blob(c->ins_grp, 1, mac, 32, SQLITE_STATIC);
+	if (sqlite3_step(c->ins_grp) != SQLITE_DONE)
+		rc = catalog__db_err(c, "adding metadata");
+	sqlite3_reset(c->ins_grp);
+	if (rc)
+		goto out;
+	*gid = -sqlite3_last_insert_rowid(c->db);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (!strata_catalog_key_instance(a[i].key))
+			rc = strata_catalog_add_attr(c, *gid, a[i].key,
+						     a[i].type, a[i].s, a[i].n);
+out:
+	strata_buf_release(&b);
+	return rc;
+}
+
+int strata_catalog_add_attrs(strata_catalog *c, int64_t file_row,
+			     const strata_cat_attr *a, size_t n)
+{
+	int64_t gid;
+	int rc = find_group(c, a, n, &gid);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (strata_catalog_key_instance(a[i].key))
+			rc = strata_catalog_add_attr(c, file_row, a[i].key,
+						     a[i].type, a[i].s, a[i].n);
+	if (rc || !gid)
+		return rc;
+	if (!c->set_grp &&
+	    sqlite3_prepare_v2(c->db,
+			       "UPDATE files SET grp = ? WHERE rowid = ?", -1,
+			       &c->set_grp, NULL) != SQLITE_OK)
+		return catalog__db_err(c, "adding metadata");
+	sqlite3_bind_int64(c->set_grp, 1, gid);
+	sqlite3_bind_int64(c->set_grp, 2, file_row);
+	if (sqlite3_step(c->set_grp) != SQLITE_DONE)
+		rc = catalog__db_err(c, "adding metadata");
+	sqlite3_reset(c->set_grp);
+	return rc;
+}
+
 int strata_catalog_add_source(strata_catalog *c, int64_t child,
 			      const uint8_t parent[32], const char *recipe)
 {
@@ -154,15 +294,22 @@ typedef struct qp {
 	bindv *binds;
 	size_t nbinds, capbinds;
 	int depth;
-	/* A query that is only `term and term and ...` is run from its most
-	 * selective term, the others probed per file (EXISTS on the
-	 * (file_id, key, v) index) instead of each materialised in full. */
-	bool pure_and;
-	int nterms, driver; /* driver < 0: every term as an IN list */
+	/* A query that is only `term and term and ...` (pure_and) is run in
+	 * two parts. Its terms on shared keys (files.grp) are intersected at
+	 * the level of groups, a few rows per DICOM series (gsql). Its terms
+	 * on per-instance keys (files.meta) are probed per file (EXISTS on
+	 * the (file_id, key, v) index), except the one that drives, if that
+	 * is more selective than the groups. */
+	bool pure_and, merge;
+	int nterms, driver; /* DRIVER_NONE, DRIVER_GROUPS or a term */
+	int ngroups;
+	strata_buf gsql;
 	struct {
-		size_t sql0, sql1, bind0, bind1;
+		size_t sql0, sql1;
 	} terms[16];
 } qp;
+
+enum { DRIVER_NONE = -2, DRIVER_GROUPS = -1 };
 
 static int qerr(qp *q, const char *what)
 {
@@ -240,7 +387,8 @@ static int bind_add(qp *q, bindv v)
 		return rc;
 	}
 	q->binds[q->nbinds++] = v;
-	return strata_buf_puts(&q->sql, "?");
+	/* numbered: a term's text may be moved or reused elsewhere */
+	return strata_buf_printf(&q->sql, "?%zu", q->nbinds);
 }
 
 static int bind_text(qp *q, const char *s)
@@ -336,22 +484,31 @@ static int term(qp *q)
 		return rc ? rc : next(q);
 	}
 	bool neg = !strcmp(op, "!=");
-	int no = q->nterms++;
 	if (neg)
 		q->pure_and = false;
-	bool probe = q->driver >= 0 && no != q->driver;
-	if ((rc = strata_buf_printf(
-		 &q->sql, "%s",
-		 probe ? "EXISTS (SELECT 1 FROM attrs a2 INDEXED BY "
-			 "attrs_by_file_key WHERE a2.file_id = "
-			 "f.meta AND "
-		 : neg ? "f.meta NOT IN (SELECT file_id FROM attrs WHERE "
-		       : "f.meta IN (SELECT file_id FROM attrs WHERE ")))
+	/* each key lives on one side: the file's own row or its group */
+	const char *col = owner(key);
+	bool shared = *col == 'g';
+	int no = shared && q->merge ? -1 : q->nterms++;
+	bool probe = no >= 0 && q->driver != DRIVER_NONE && no != q->driver;
+	size_t start = q->sql.len;
+	if (no < 0)
+		rc = 0; /* the condition alone, moved to gsql below */
+	else if (probe)
+		rc = strata_buf_printf(&q->sql,
+				       "EXISTS (SELECT 1 FROM attrs a2 INDEXED "
+				       "BY attrs_by_file_key WHERE a2.file_id "
+				       "= f.%s AND ",
+				       col);
+	else
+		rc = strata_buf_printf(&q->sql,
+				       "f.%s %sIN (SELECT file_id FROM attrs "
+				       "WHERE ",
+				       col, neg ? "NOT " : "");
+	if (rc)
 		return rc;
-	if (no < 16) {
+	if (no >= 0 && no < 16)
 		q->terms[no].sql0 = q->sql.len;
-		q->terms[no].bind0 = q->nbinds;
-	}
 	if ((rc = strata_buf_puts(&q->sql, "key = ")) ||
 	    (rc = bind_text(q, key)))
 		return rc;
@@ -393,10 +550,21 @@ static int term(qp *q)
 		    (rc = strata_buf_puts(&q->sql, " AND v < x''")))
 			return rc;
 	}
-	if (no < 16) {
-		q->terms[no].sql1 = q->sql.len;
-		q->terms[no].bind1 = q->nbinds;
+	if (no < 0) { /* into the intersection of groups; TRUE here */
+		if ((rc = strata_buf_puts(&q->gsql,
+					  q->ngroups++ ? " INTERSECT " : "")) ||
+		    (rc = strata_buf_puts(&q->gsql, "SELECT file_id FROM "
+						    "attrs WHERE ")) ||
+		    (rc = strata_buf_put(&q->gsql, q->sql.ptr + start,
+					 q->sql.len - start)))
+			return rc;
+		q->sql.len = start;
+		if ((rc = strata_buf_puts(&q->sql, "1")))
+			return rc;
+		return next(q);
 	}
+	if (no < 16)
+		q->terms[no].sql1 = q->sql.len;
 	if ((rc = strata_buf_puts(&q->sql, ")")))
 		return rc;
 	return next(q);
@@ -459,6 +627,7 @@ static void qp_release(qp *q)
 		strata_free(q->binds[i].s);
 	strata_free(q->binds);
 	strata_buf_release(&q->sql);
+	strata_buf_release(&q->gsql);
 }
 
 static void bind_all(sqlite3_stmt *st, const qp *q, int first)
@@ -502,9 +671,10 @@ static int explain(strata_catalog *c, const qp *q)
 	return 0;
 }
 
-/* The whole statement for `query` into q (which is reset first). */
+/* The whole statement for `query` into q (which is reset first). merge:
+ * the query is pure_and, its shared-key terms go to q->gsql. */
 static int build(qp *q, strata_catalog *c, const char *query,
-		 const char *dataset, bool all_versions, int driver)
+		 const char *dataset, bool all_versions, bool merge, int driver)
 {
 	int rc;
 	qp_release(q);
@@ -512,6 +682,7 @@ static int build(qp *q, strata_catalog *c, const char *query,
 	q->c = c;
 	q->src = q->p = query;
 	q->pure_and = true;
+	q->merge = merge;
 	q->driver = driver;
 	if ((rc = strata_buf_puts(
 		 &q->sql,
@@ -541,38 +712,44 @@ static int build(qp *q, strata_catalog *c, const char *query,
 		return rc;
 	if (q->tok != T_END)
 		return qerr(q, "unexpected word");
+	if ((rc = strata_buf_puts(&q->sql, ")")))
+		return rc;
+	if (q->ngroups &&
+	    ((rc = strata_buf_printf(&q->sql, " AND %sf.grp IN (",
+				     driver >= 0 ? "+" : "")) ||
+	     (rc = strata_buf_put(&q->sql, q->gsql.ptr, q->gsql.len)) ||
+	     (rc = strata_buf_puts(&q->sql, ")"))))
+		return rc;
 	if ((rc = strata_buf_puts(&q->sql,
-				  ") ORDER BY s.dataset_id, s.version")) ||
+				  " ORDER BY s.dataset_id, s.version")) ||
 	    (rc = strata_buf_cstr(&q->sql)))
 		return rc;
 	return 0;
 }
 
-/* How many rows term `i` matches, counting no further than a cap. */
+/* How many files a part of a pure_and query matches, counting no
+ * further than a cap: the intersection of groups (DRIVER_GROUPS), or the
+ * attribute rows of instance term `i`. */
 static int64_t estimate(strata_catalog *c, const qp *q, int i)
 {
 	sqlite3_stmt *st;
 	strata_buf b = STRATA_BUF_INIT;
 	int64_t n = INT64_MAX;
-	if (strata_buf_puts(
-		&b, "SELECT count(*) FROM (SELECT 1 FROM attrs WHERE ") ||
-	    strata_buf_put(&b, q->sql.ptr + q->terms[i].sql0,
-			   q->terms[i].sql1 - q->terms[i].sql0) ||
-	    strata_buf_puts(&b, " LIMIT 20000)") || strata_buf_cstr(&b))
+	int rc = i == DRIVER_GROUPS
+		     ? strata_buf_puts(&b, "SELECT count(*) FROM (SELECT 1 "
+					   "FROM files WHERE grp IN (") ||
+			   strata_buf_put(&b, q->gsql.ptr, q->gsql.len) ||
+			   strata_buf_puts(&b, ")")
+		     : strata_buf_puts(&b, "SELECT count(*) FROM (SELECT 1 "
+					   "FROM attrs WHERE ") ||
+			   strata_buf_put(&b, q->sql.ptr + q->terms[i].sql0,
+					  q->terms[i].sql1 - q->terms[i].sql0);
+	if (rc || strata_buf_puts(&b, " LIMIT 20000)") || strata_buf_cstr(&b))
 		goto out;
 	if (sqlite3_prepare_v2(c->db, (char *)b.ptr, -1, &st, NULL) !=
 	    SQLITE_OK)
 		goto out;
-	for (size_t k = q->terms[i].bind0; k < q->terms[i].bind1; k++) {
-		const bindv *v = &q->binds[k];
-		int at = (int)(k - q->terms[i].bind0) + 1;
-		if (v->kind == 1)
-			sqlite3_bind_text(st, at, v->s, -1, SQLITE_STATIC);
-		else if (v->kind == 2)
-			sqlite3_bind_double(st, at, v->d);
-		else
-			sqlite3_bind_blob(st, at, v->b, 32, SQLITE_STATIC);
-	}
+	bind_all(st, q, 1); /* numbered: those it does not name are unused */
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -588,12 +765,16 @@ int strata_catalog_query(strata_catalog *c, const char *query,
 	qp q;
 	sqlite3_stmt *st = NULL;
 	memset(&q, 0, sizeof(q));
-	int rc = build(&q, c, query, dataset, all_versions, -1);
+	int rc = build(&q, c, query, dataset, all_versions, false, DRIVER_NONE);
 	if (rc)
 		goto out;
-	if (q.pure_and && q.nterms >= 2 && q.nterms <= 16) {
-		int best = 0;
-		int64_t least = INT64_MAX;
+	if (q.pure_and &&
+	    !(rc = build(&q, c, query, dataset, all_versions, true,
+			 DRIVER_NONE)) &&
+	    q.nterms <= 16 && q.nterms + (q.ngroups > 0) >= 2) {
+		int best = DRIVER_GROUPS;
+		int64_t least =
+		    q.ngroups ? estimate(c, &q, DRIVER_GROUPS) : INT64_MAX;
 		for (int i = 0; i < q.nterms; i++) {
 			int64_t n = estimate(c, &q, i);
 			if (n < least) {
@@ -601,9 +782,10 @@ int strata_catalog_query(strata_catalog *c, const char *query,
 				best = i;
 			}
 		}
-		if ((rc = build(&q, c, query, dataset, all_versions, best)))
-			goto out;
+		rc = build(&q, c, query, dataset, all_versions, true, best);
 	}
+	if (rc)
+		goto out;
 	if (getenv("STRATA_EXPLAIN") && (rc = explain(c, &q)))
 		goto out;
 	if (sqlite3_prepare_v2(c->db, (char *)q.sql.ptr, -1, &st, NULL) !=
@@ -648,8 +830,9 @@ int strata_catalog_file_attrs(strata_catalog *c, int64_t file_row,
 	int rc = 0;
 	if (sqlite3_prepare_v2(
 		c->db,
-		"SELECT key, v, v, enc FROM attrs WHERE file_id = "
-		"(SELECT meta FROM files WHERE rowid = ?)"
+		"SELECT key, v, v, enc FROM attrs WHERE file_id IN "
+		"((SELECT meta FROM files WHERE rowid = ?1),"
+		" (SELECT grp FROM files WHERE rowid = ?1))"
 		" ORDER BY key",
 		-1, &st, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "reading metadata");
@@ -734,16 +917,16 @@ int strata_catalog_summary(strata_catalog *c, const uint8_t snap_id[32],
 	if (rc)
 		return rc;
 	/* sealed keys are summarised by the number of distinct values */
-	const char *sql =
-	    strata_catalog_key_sealed(key)
-		? "SELECT 'distinct', count(DISTINCT a.v) FROM attrs a JOIN "
-		  "files f ON f.meta = a.file_id WHERE f.snapshot_id = ? AND "
-		  "a.key = ?"
-		: "SELECT a.v, count(*) FROM attrs a JOIN files "
-		  "f"
-		  " ON f.meta = a.file_id WHERE f.snapshot_id = ? AND a.key = "
-		  "?"
-		  " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50";
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 strata_catalog_key_sealed(key)
+		     ? "SELECT 'distinct', count(DISTINCT a.v) FROM attrs a "
+		       "JOIN files f ON f.%s = a.file_id WHERE "
+		       "f.snapshot_id = ? AND a.key = ?"
+		     : "SELECT a.v, count(*) FROM attrs a JOIN files f ON "
+		       "f.%s = a.file_id WHERE f.snapshot_id = ? AND "
+		       "a.key = ? GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50",
+		 owner(key));
 	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "summarising");
 	sqlite3_bind_int64(st, 1, sr);
@@ -824,12 +1007,15 @@ int strata_catalog_values(strata_catalog *c, const uint8_t snap_id[32],
 	int rc = file_row ? 0 : snap_row(c, snap_id, &sr);
 	if (rc)
 		return rc;
-	const char *sql =
-	    file_row ? "SELECT DISTINCT v FROM attrs WHERE file_id = (SELECT "
-		       "meta FROM files WHERE rowid = ?) AND key = ? ORDER BY 1"
-		     : "SELECT DISTINCT a.v FROM attrs a JOIN files f ON "
-		       "f.meta = a.file_id WHERE f.snapshot_id = ? AND "
-		       "a.key = ? ORDER BY 1";
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 file_row ? "SELECT DISTINCT v FROM attrs WHERE file_id = "
+			    "(SELECT %s FROM files WHERE rowid = ?) AND "
+			    "key = ? ORDER BY 1"
+			  : "SELECT DISTINCT a.v FROM attrs a JOIN files f ON "
+			    "f.%s = a.file_id WHERE f.snapshot_id = ? AND "
+			    "a.key = ? ORDER BY 1",
+		 owner(key));
 	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "listing values");
 	sqlite3_bind_int64(st, 1, file_row ? file_row : sr);
@@ -842,8 +1028,8 @@ int strata_catalog_values(strata_catalog *c, const uint8_t snap_id[32],
 	return rc;
 }
 
-int strata_catalog_file_meta(strata_catalog *c, const uint8_t snap_id[32],
-			     const char *path, int64_t *meta)
+int strata_catalog_file_like(strata_catalog *c, const uint8_t snap_id[32],
+			     const char *path, int64_t *row)
 {
 	sqlite3_stmt *st;
 	int64_t sr;
@@ -853,7 +1039,7 @@ int strata_catalog_file_meta(strata_catalog *c, const uint8_t snap_id[32],
 		return rc;
 	catalog__mac(c, m, "path", path, strlen(path));
 	if (sqlite3_prepare_v2(c->db,
-			       "SELECT meta FROM files WHERE snapshot_id = ? "
+			       "SELECT rowid FROM files WHERE snapshot_id = ? "
 			       "AND path_mac = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "finding a file");
@@ -861,7 +1047,7 @@ int strata_catalog_file_meta(strata_catalog *c, const uint8_t snap_id[32],
 	sqlite3_bind_blob(st, 2, m, 32, SQLITE_STATIC);
 	int r = sqlite3_step(st);
 	if (r == SQLITE_ROW)
-		*meta = sqlite3_column_int64(st, 0);
+		*row = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return r == SQLITE_ROW ? 0 : STRATA_ENOTFOUND;
 }

@@ -118,34 +118,75 @@ static bool subject_key(const char *key)
 	       !strcmp(key, "vcf.sample_names");
 }
 
-static int add_subject(strata_repo *r, int64_t file_row, const char *id,
-		       size_t n)
+/* A file's attributes, gathered to be added to the catalog at once. */
+typedef struct attr_list {
+	strata_cat_attr *a;
+	size_t n, cap;
+	char **owned;
+	size_t nowned, capowned;
+} attr_list;
+
+/* s (allocated, may be NULL after a failed allocation) to be freed with
+ * the list: s, or NULL with the error set. */
+static char *keep(attr_list *l, char *s)
 {
-	char buf[256], pseudo[24];
+	if (!s || strata_grow(&l->owned, &l->capowned, l->nowned,
+			      sizeof(*l->owned))) {
+		strata_free(s);
+		strata_error_set(STRATA_ENOMEM, "out of memory");
+		return NULL;
+	}
+	return l->owned[l->nowned++] = s;
+}
+
+static int list_add(attr_list *l, const char *key, int type, const char *s,
+		    double d)
+{
+	if (strata_grow(&l->a, &l->cap, l->n, sizeof(*l->a)))
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	strata_cat_attr *at = &l->a[l->n++];
+	at->key = key;
+	at->type = type;
+	at->s = s;
+	at->n = d;
+	return 0;
+}
+
+static void list_release(attr_list *l)
+{
+	for (size_t i = 0; i < l->nowned; i++)
+		strata_free(l->owned[i]);
+	strata_free(l->owned);
+	strata_free(l->a);
+}
+
+static int add_subject(strata_repo *r, attr_list *l, const char *id, size_t n)
+{
+	char pseudo[24];
 	while (n && (*id == ' ' || *id == '\t'))
 		id++, n--;
 	while (n && (id[n - 1] == ' ' || id[n - 1] == '\t'))
 		n--;
-	if (!n || n >= sizeof(buf))
+	if (!n || n >= 256)
 		return 0;
-	memcpy(buf, id, n);
-	buf[n] = 0;
+	char *buf = keep(l, strata_strndup(id, n));
+	if (!buf)
+		return STRATA_ENOMEM;
 	repo__pseudonym(r, buf, pseudo);
-	int rc = strata_catalog_add_attr(r->cat, file_row, "subject.id",
-					 STRATA_ATTR_STR, buf, 0);
-	if (!rc)
-		rc = strata_catalog_add_attr(r->cat, file_row, "subject",
-					     STRATA_ATTR_STR, pseudo, 0);
-	return rc;
+	char *ps = keep(l, strata_strdup(pseudo));
+	if (!ps)
+		return STRATA_ENOMEM;
+	int rc = list_add(l, "subject.id", STRATA_ATTR_STR, buf, 0);
+	return rc ? rc : list_add(l, "subject", STRATA_ATTR_STR, ps, 0);
 }
 
 /* A comma-separated list of identifiers. */
-static int add_subjects(strata_repo *r, int64_t file_row, const char *list)
+static int add_subjects(strata_repo *r, attr_list *l, const char *list)
 {
 	int rc = 0;
 	for (const char *p = list; !rc && *p;) {
 		size_t n = strcspn(p, ",");
-		rc = add_subject(r, file_row, p, n);
+		rc = add_subject(r, l, p, n);
 		p += n + (p[n] == ',');
 	}
 	return rc;
@@ -168,30 +209,37 @@ int repo__spool_read(repo_spool *sp, const repo_meta *m, uint8_t **out)
 int repo__attrs_to_catalog(strata_repo *r, const uint8_t *p, size_t n,
 			   int64_t file_row, const char *mapped_id)
 {
+	attr_list l;
 	strata_rd rd;
 	int rc = 0;
-	if (mapped_id &&
-	    (rc = add_subject(r, file_row, mapped_id, strlen(mapped_id))))
-		return rc;
-	if (!n)
-		return 0;
+	memset(&l, 0, sizeof(l));
+	if (mapped_id)
+		rc = add_subject(r, &l, mapped_id, strlen(mapped_id));
 	strata_rd_init(&rd, p, n);
-	uint16_t count = strata_rd_u16(&rd);
+	uint16_t count = n ? strata_rd_u16(&rd) : 0;
 	for (uint16_t i = 0; !rc && i < count; i++) {
-		char key[512], *s = NULL;
+		const char *s = NULL;
 		int type = strata_rd_u8(&rd);
 		uint16_t kl = strata_rd_u16(&rd);
 		const uint8_t *k = strata_rd_bytes(&rd, kl);
 		double d = 0;
-		if (!k || kl >= sizeof(key))
+		if (!k || kl >= 512)
 			break;
-		memcpy(key, k, kl);
-		key[kl] = 0;
+		const char *key = keep(&l, strata_strndup((const char *)k, kl));
+		if (!key) {
+			rc = STRATA_ENOMEM;
+			break;
+		}
 		if (type == STRATA_ATTR_STR) {
 			uint32_t sl = strata_rd_u32(&rd);
 			const uint8_t *v = strata_rd_bytes(&rd, sl);
-			if (!v || !(s = strata_strndup((const char *)v, sl)))
+			if (!v)
 				break;
+			if (!(s = keep(&l,
+				       strata_strndup((const char *)v, sl)))) {
+				rc = STRATA_ENOMEM;
+				break;
+			}
 		} else {
 			uint64_t u = strata_rd_u64(&rd);
 			if (type == STRATA_ATTR_INT)
@@ -199,11 +247,14 @@ int repo__attrs_to_catalog(strata_repo *r, const uint8_t *p, size_t n,
 			else
 				memcpy(&d, &u, 8);
 		}
-		rc = strata_catalog_add_attr(r->cat, file_row, key, type, s, d);
-		if (!rc && s && !mapped_id && subject_key(key))
-			rc = add_subjects(r, file_row, s);
-		strata_free(s);
+		if ((rc = list_add(&l, key, type, s, d)))
+			break;
+		if (s && !mapped_id && subject_key(key))
+			rc = add_subjects(r, &l, s);
 	}
+	if (!rc && l.n)
+		rc = strata_catalog_add_attrs(r->cat, file_row, l.a, l.n);
+	list_release(&l);
 	return rc;
 }
 

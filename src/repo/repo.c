@@ -457,7 +457,7 @@ int64_t repo__carried_meta(import_ctx *ic)
 {
 	int64_t meta = 0;
 	if (!ic->prev_snap || strata_buf_cstr(&ic->path) ||
-	    strata_catalog_file_meta(ic->r->cat, ic->prev_snap,
+	    strata_catalog_file_like(ic->r->cat, ic->prev_snap,
 				     (char *)ic->path.ptr, &meta))
 		return 0;
 	return meta;

@@ -22,12 +22,24 @@ static const char *pick(uint64_t *s, const char *const *v, size_t n)
 
 #define N(a) (sizeof(a) / sizeof(*(a)))
 
-static int add_str(strata_catalog *c, int64_t row, const char *k, const char *v)
+/* One file's attributes, added to the catalog at once. */
+typedef struct alist {
+	strata_cat_attr a[16];
+	char text[3][96];
+	size_t n;
+} alist;
+
+static void add_str(alist *l, const char *k, const char *v)
 {
-	return strata_catalog_add_attr(c, row, k, 1, v, 0);
+	l->a[l->n++] = (strata_cat_attr){k, 1, v, 0};
 }
 
-static int imaging(strata_catalog *c, int64_t row, uint64_t *s, uint64_t i)
+static void add_num(alist *l, const char *k, double v)
+{
+	l->a[l->n++] = (strata_cat_attr){k, 2, NULL, v};
+}
+
+static void imaging(alist *l, uint64_t *s, uint64_t i)
 {
 	static const char *const mod[] = {"CT", "CT", "CT", "MR", "MR",
 					  "US", "CR", "PT", "MG", "DX"};
@@ -36,56 +48,39 @@ static int imaging(strata_catalog *c, int64_t row, uint64_t *s, uint64_t i)
 					   "SPINE",  "NECK", "HEART"};
 	static const char *const mfr[] = {"SIEMENS", "GE MEDICAL SYSTEMS",
 					  "Philips", "TOSHIBA", "Canon"};
-	char buf[96];
 	uint64_t study = i / 400, series = i / 100;
-	int rc;
-	snprintf(buf, sizeof(buf), "1.2.826.0.1.3680043.8.498.%" PRIu64, study);
-	if ((rc = add_str(c, row, "dicom.StudyInstanceUID", buf)))
-		return rc;
-	snprintf(buf, sizeof(buf),
+	uint64_t ss = study * 2654435761u + 1;
+	snprintf(l->text[0], sizeof(l->text[0]),
+		 "1.2.826.0.1.3680043.8.498.%" PRIu64, study);
+	snprintf(l->text[1], sizeof(l->text[1]),
 		 "1.2.826.0.1.3680043.8.498.%" PRIu64 ".%" PRIu64, study,
 		 series);
-	if ((rc = add_str(c, row, "dicom.SeriesInstanceUID", buf)))
-		return rc;
-	snprintf(buf, sizeof(buf), "PAT-%06" PRIu64, study / 3);
-	uint64_t ss = study * 2654435761u + 1;
-	if ((rc = add_str(c, row, "dicom.PatientID", buf)) ||
-	    (rc = add_str(c, row, "format.name", "dicom")) ||
-	    (rc = add_str(c, row, "dicom.Modality", pick(&ss, mod, N(mod)))) ||
-	    (rc = add_str(c, row, "dicom.BodyPartExamined",
-			  pick(&ss, part, N(part)))) ||
-	    (rc = add_str(c, row, "dicom.Manufacturer",
-			  pick(&ss, mfr, N(mfr)))) ||
-	    (rc = strata_catalog_add_attr(c, row, "dicom.Rows", 2, NULL,
-					  (rnd(s) & 1) ? 512 : 256)) ||
-	    (rc = strata_catalog_add_attr(c, row, "dicom.Columns", 2, NULL,
-					  512)) ||
-	    (rc = strata_catalog_add_attr(c, row, "dicom.SliceThickness", 3,
-					  NULL,
-					  0.5 * (double)(1 + rnd(&ss) % 10))) ||
-	    (rc = strata_catalog_add_attr(c, row, "dicom.InstanceNumber", 2,
-					  NULL, (double)(i % 100 + 1))))
-		return rc;
-	return 0;
+	snprintf(l->text[2], sizeof(l->text[2]), "PAT-%06" PRIu64, study / 3);
+	add_str(l, "dicom.StudyInstanceUID", l->text[0]);
+	add_str(l, "dicom.SeriesInstanceUID", l->text[1]);
+	add_str(l, "dicom.PatientID", l->text[2]);
+	add_str(l, "format.name", "dicom");
+	add_str(l, "dicom.Modality", pick(&ss, mod, N(mod)));
+	add_str(l, "dicom.BodyPartExamined", pick(&ss, part, N(part)));
+	add_str(l, "dicom.Manufacturer", pick(&ss, mfr, N(mfr)));
+	add_num(l, "dicom.Rows", (rnd(s) & 1) ? 512 : 256);
+	add_num(l, "dicom.Columns", 512);
+	add_num(l, "dicom.SliceThickness", 0.5 * (double)(1 + rnd(&ss) % 10));
+	add_num(l, "dicom.InstanceNumber", (double)(i % 100 + 1));
 }
 
-static int genomics(strata_catalog *c, int64_t row, uint64_t *s)
+static void genomics(alist *l, uint64_t *s)
 {
 	static const char *const build[] = {"GRCh38", "GRCh38", "GRCh37",
 					    "T2T-CHM13"};
 	static const char *const plat[] = {"ILLUMINA", "ILLUMINA", "ONT",
 					   "PACBIO"};
 	static const char *const fmt[] = {"bam", "cram", "vcf", "fastq"};
-	int rc;
-	if ((rc = add_str(c, row, "format.name", pick(s, fmt, N(fmt)))) ||
-	    (rc = add_str(c, row, "genome.build", pick(s, build, N(build)))) ||
-	    (rc = add_str(c, row, "seq.platform", pick(s, plat, N(plat)))) ||
-	    (rc = strata_catalog_add_attr(c, row, "genome.contigs", 2, NULL,
-					  (double)(25 + rnd(s) % 3000))) ||
-	    (rc = strata_catalog_add_attr(c, row, "seq.read_length", 2, NULL,
-					  (double)(100 + 50 * (rnd(s) % 3)))))
-		return rc;
-	return 0;
+	add_str(l, "format.name", pick(s, fmt, N(fmt)));
+	add_str(l, "genome.build", pick(s, build, N(build)));
+	add_str(l, "seq.platform", pick(s, plat, N(plat)));
+	add_num(l, "genome.contigs", (double)(25 + rnd(s) % 3000));
+	add_num(l, "seq.read_length", (double)(100 + 50 * (rnd(s) % 3)));
 }
 
 int strata_repo_debug_synth(strata_repo *r, const char *dataset,
@@ -121,9 +116,14 @@ int strata_repo_debug_synth(strata_repo *r, const char *dataset,
 					     img ? 200000 + rnd(&s) % 400000
 						 : 1u << 30,
 					     sha, "raw", "phi", 0, &row);
+		alist l;
+		l.n = 0;
+		if (img)
+			imaging(&l, &s, i);
+		else
+			genomics(&l, &s);
 		if (!rc)
-			rc = img ? imaging(r->cat, row, &s, i)
-				 : genomics(r->cat, row, &s);
+			rc = strata_catalog_add_attrs(r->cat, row, l.a, l.n);
 	}
 	if (rc)
 		goto fail;

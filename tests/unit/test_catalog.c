@@ -368,6 +368,142 @@ static void test_damaged_values(void **state)
 			 missed);
 }
 
+/* ---- shared attribute groups ---- */
+
+static int count_hit(const strata_cat_hit *h, void *payload)
+{
+	(void)h;
+	(*(int *)payload)++;
+	return 0;
+}
+
+static int find_n(strata_catalog *c, const char *q)
+{
+	int n = 0;
+	assert_int_equal(strata_catalog_query(c, q, NULL, false, count_hit, &n),
+			 0);
+	return n;
+}
+
+typedef struct attr_seen {
+	int keys;
+	bool sop, modality;
+} attr_seen;
+
+static int see_attr(const char *key, int type, const char *s, double n,
+		    void *payload)
+{
+	attr_seen *x = payload;
+	(void)type;
+	(void)n;
+	x->keys++;
+	x->sop |=
+	    !strcmp(key, "dicom.SOPInstanceUID") && s && !strcmp(s, "1.2.3.2");
+	x->modality |= !strcmp(key, "dicom.Modality") && s && !strcmp(s, "MR");
+	return 0;
+}
+
+static int64_t count_rows(const fixture *f, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/* Four images of one MR series and one CT image: the series' common
+ * attributes are stored once, per-image ones per file, and queries mixing
+ * both sides (and, or, not, !=) find exactly the right files, also for a
+ * file carried into a second version. */
+static void test_groups(void **state)
+{
+	fixture *f = *state;
+	int64_t snap_row, row, rows[5];
+	uint8_t sha[32];
+	unit_fill(sha, 32, 9);
+	assert_int_equal(strata_catalog_begin(f->c), 0);
+	strata_cat_snap s1 = snap(DS1, 1, 0, NULL);
+	assert_int_equal(strata_catalog_add_snapshot(f->c, &s1, &snap_row), 0);
+	for (int i = 0; i < 5; i++) {
+		char p[32], sop[32];
+		snprintf(p, sizeof(p), "img%d.dcm", i);
+		snprintf(sop, sizeof(sop), "1.2.3.%d", i);
+		bool ct = i == 4;
+		strata_cat_attr a[] = {
+		    {"dicom.Modality", 1, ct ? "CT" : "MR", 0},
+		    {"dicom.PatientID", 1, "PAT-7", 0},
+		    {"dicom.SliceThickness", 3, NULL, ct ? 5.0 : 1.0},
+		    {"dicom.SOPInstanceUID", 1, sop, 0},
+		    {"dicom.InstanceNumber", 2, NULL, (double)(i + 1)},
+		};
+		assert_int_equal(
+		    strata_catalog_add_file(f->c, snap_row, p, strlen(p), 10,
+					    sha, "raw", "phi", 0, &rows[i]),
+		    0);
+		assert_int_equal(strata_catalog_add_attrs(f->c, rows[i], a, 5),
+				 0);
+	}
+	assert_int_equal(strata_catalog_commit(f->c), 0);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM groups"), 2);
+	assert_int_equal(
+	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id < 0"), 6);
+	assert_int_equal(
+	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id > 0"), 10);
+
+	assert_int_equal(find_n(f->c, "dicom.Modality = MR"), 4);
+	assert_int_equal(find_n(f->c, "dicom.PatientID = PAT-7"), 5);
+	assert_int_equal(find_n(f->c, "dicom.InstanceNumber >= 2"), 4);
+	assert_int_equal(
+	    find_n(f->c, "dicom.Modality = MR and dicom.InstanceNumber >= 2"),
+	    3);
+	assert_int_equal(find_n(f->c, "dicom.Modality = MR and "
+				      "dicom.SliceThickness <= 1 and "
+				      "dicom.SOPInstanceUID = '1.2.3.2'"),
+			 1);
+	assert_int_equal(find_n(f->c, "dicom.Modality = CT and "
+				      "dicom.SOPInstanceUID = '1.2.3.2'"),
+			 0);
+	assert_int_equal(
+	    find_n(f->c, "dicom.Modality = CT or dicom.InstanceNumber = 1"), 2);
+	assert_int_equal(
+	    find_n(f->c,
+		   "not dicom.Modality = MR and dicom.InstanceNumber > 0"),
+	    1);
+	assert_int_equal(find_n(f->c, "dicom.Modality != MR"), 1);
+
+	/* show: both sides of one file */
+	attr_seen x = {0, false, false};
+	assert_int_equal(strata_catalog_file_attrs(f->c, rows[2], see_attr, &x),
+			 0);
+	assert_int_equal(x.keys, 5);
+	assert_true(x.sop && x.modality);
+
+	/* v2 carries img2 unchanged: it shares both of its rows */
+	assert_int_equal(strata_catalog_begin(f->c), 0);
+	strata_cat_snap s2 = snap(DS1, 2, 1, NULL);
+	assert_int_equal(strata_catalog_add_snapshot(f->c, &s2, &snap_row), 0);
+	assert_int_equal(
+	    strata_catalog_file_like(f->c, s1.id, "img2.dcm", &row), 0);
+	assert_int_equal(row, rows[2]);
+	assert_int_equal(strata_catalog_add_file(f->c, snap_row, "img2.dcm", 8,
+						 10, sha, "raw", "phi", row,
+						 &row),
+			 0);
+	assert_int_equal(strata_catalog_commit(f->c), 0);
+	assert_int_equal(find_n(f->c, "dicom.Modality = MR"), 1);
+	assert_int_equal(find_n(f->c, "dicom.Modality = MR and "
+				      "dicom.SOPInstanceUID = '1.2.3.2'"),
+			 1);
+	assert_int_equal(find_n(f->c, "dicom.SOPInstanceUID = '1.2.3.3'"), 0);
+	assert_int_equal(strata_catalog_file_like(f->c, s1.id, "nope", &row),
+			 STRATA_ENOTFOUND);
+}
+
 static void test_bad_path(void **state)
 {
 	fixture *f = *state;
@@ -389,6 +525,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_damaged_values, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_groups, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
