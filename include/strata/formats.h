@@ -88,8 +88,17 @@ int strata_format_extract(strata_format f, const char *path, strata_attrs *out,
  * values). Call before starting threads; readers also call it. */
 void strata_formats_init(void);
 
+/* The same for a whole file in memory (`name` for messages), for the
+ * formats that can (DICOM); STRATA_ENOTFOUND, with no message, for the
+ * others. */
+int strata_format_extract_mem(strata_format f, const char *name,
+			      const uint8_t *p, size_t n, strata_attrs *out,
+			      strata_cuts *cuts);
 /* The readers, for use alone (same contract as strata_format_extract). */
 int strata_dicom_read(const char *path, strata_attrs *out, strata_cuts *cuts);
+/* The same, from a whole file in memory; `name` is for messages. */
+int strata_dicom_read_mem(const char *name, const uint8_t *p, size_t n,
+			  strata_attrs *out, strata_cuts *cuts);
 int strata_fastq_read(const char *path, strata_attrs *out);
 int strata_hts_read(const char *path,
 		    strata_attrs *out); /* SAM/BAM/CRAM/VCF/BCF */

@@ -38,10 +38,11 @@ typedef struct elem {
 typedef struct dcm {
 	const char *path;
 	int fd;
-	uint64_t size; /* of the file */
-	uint64_t fpos; /* next file offset to read */
-	uint64_t pos;  /* stream offset of buf[bpos] */
-	uint8_t *buf;  /* stream window */
+	const uint8_t *mem; /* the whole file, instead of fd */
+	uint64_t size;	    /* of the file */
+	uint64_t fpos;	    /* next file offset to read */
+	uint64_t pos;	    /* stream offset of buf[bpos] */
+	uint8_t *buf;	    /* stream window */
 	size_t bpos, blen;
 	bool deflated, zinit, zend;
 	z_stream z;
@@ -66,12 +67,24 @@ static int truncated(dcm *d)
 				d->path, d->pos);
 }
 
+/* Up to n bytes of the file at offset `at` into p, from memory or fd. */
+static ssize_t file_read(dcm *d, uint8_t *p, size_t n, uint64_t at)
+{
+	if (d->mem) {
+		size_t k = at >= d->size		? 0
+			   : d->size - at < (uint64_t)n ? (size_t)(d->size - at)
+							: n;
+		memcpy(p, d->mem + at, k);
+		return (ssize_t)k;
+	}
+	return pread(d->fd, p, n, (off_t)at);
+}
+
 static int fill_raw(dcm *d)
 {
 	ssize_t n;
 	do
-		n = pread(d->fd, d->buf + d->blen, BUF_SIZE - d->blen,
-			  (off_t)d->fpos);
+		n = file_read(d, d->buf + d->blen, BUF_SIZE - d->blen, d->fpos);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return strata_error_set(strata_errno_code(errno),
@@ -87,8 +100,7 @@ static int fill_inflate(dcm *d)
 	size_t before = d->blen;
 	while (!d->zend && d->blen == before) {
 		if (d->z.avail_in == 0) {
-			ssize_t n =
-			    pread(d->fd, d->zin, BUF_SIZE, (off_t)d->fpos);
+			ssize_t n = file_read(d, d->zin, BUF_SIZE, d->fpos);
 			if (n < 0)
 				return strata_error_set(
 				    strata_errno_code(errno),
@@ -745,6 +757,8 @@ static int read_all(dcm *d, strata_cuts *cuts)
 	return 0;
 }
 
+static int alloc_buffers(dcm *d);
+
 static int open_file(dcm *d, const char *path)
 {
 	struct stat st;
@@ -759,6 +773,11 @@ static int open_file(dcm *d, const char *path)
 					"'%s': cannot stat: %s", path,
 					strerror(errno));
 	d->size = (uint64_t)st.st_size;
+	return alloc_buffers(d);
+}
+
+static int alloc_buffers(dcm *d)
+{
 	d->buf = strata_malloc(BUF_SIZE);
 	d->val = strata_malloc(MAX_VALUE);
 	if (!d->buf || !d->val)
@@ -786,6 +805,25 @@ int strata_dicom_read(const char *path, strata_attrs *out, strata_cuts *cuts)
 	d.fd = -1;
 	d.out = out;
 	int rc = open_file(&d, path);
+	if (!rc)
+		rc = read_all(&d, cuts);
+	close_file(&d);
+	if (rc)
+		strata_attrs_clear(out);
+	return rc;
+}
+
+int strata_dicom_read_mem(const char *name, const uint8_t *p, size_t n,
+			  strata_attrs *out, strata_cuts *cuts)
+{
+	dcm d;
+	memset(&d, 0, sizeof(d));
+	d.fd = -1;
+	d.out = out;
+	d.path = name;
+	d.mem = p;
+	d.size = n;
+	int rc = alloc_buffers(&d);
 	if (!rc)
 		rc = read_all(&d, cuts);
 	close_file(&d);

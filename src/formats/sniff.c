@@ -115,3 +115,20 @@ int strata_format_extract(strata_format f, const char *path, strata_attrs *out,
 	}
 	return rc;
 }
+
+int strata_format_extract_mem(strata_format f, const char *name,
+			      const uint8_t *p, size_t n, strata_attrs *out,
+			      strata_cuts *cuts)
+{
+	strata_attrs_clear(out);
+	if (cuts)
+		cuts->n = 0;
+	if (f != STRATA_FMT_DICOM)
+		return STRATA_ENOTFOUND; /* quietly: read it from its path */
+	int rc = strata_dicom_read_mem(name, p, n, out, cuts);
+	if (!rc) {
+		const char *fn = strata_format_name(f);
+		rc = strata_attrs_set_str(out, "format.name", fn, strlen(fn));
+	}
+	return rc;
+}

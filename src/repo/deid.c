@@ -1,12 +1,14 @@
 /*
  * deid.c - strata deid: a curated, class deid version made from a source
- * version. The source is restored into a private staging directory, each
- * file goes through its de-identifier (DICOM: PS3.15 Annex E, src/deid/
- * dicom_deid.c; SAM/BAM/CRAM, VCF/BCF, FASTQ: header scrubbing, src/deid/
- * hts_deid.c), files that may carry burned-in text or have no
- * de-identifier are held back with a reason, and the result is ingested
- * as a new version with lineage to the source and a recipe naming the
- * profile, options, the standard's revision and the key version.
+ * version. The new version is ingested from a repo_source (ingest.c):
+ * each ingest worker asks for one file, which is read from the store into
+ * memory and goes through its de-identifier (DICOM: PS3.15 Annex E, src/
+ * deid/dicom_deid.c, in memory; SAM/BAM/CRAM, VCF/BCF, FASTQ: header
+ * scrubbing, src/deid/hts_deid.c, through a private staging directory).
+ * Files that may carry burned-in text or have no de-identifier are held
+ * back with a reason. The version has lineage to the source and a recipe
+ * naming the profile, options, the standard's revision and the key
+ * version.
  *
  * Outputs keep the pixel data bytes of their input and the chunker cuts
  * at Pixel Data, so the curated version shares its pixel chunks with the
@@ -21,16 +23,40 @@
 
 #define KEY_VERSION "v1"
 
+/* A file of the source version. */
+typedef struct dfile {
+	char *path;
+	strata_node n;
+	char *subject; /* the identifier its output is linked to */
+} dfile;
+
+/* A codec, an HMAC and buffers for one file at a time: taken by
+ * produce(), given back by release(), reused so that each file costs no
+ * allocation. */
+typedef struct dkeys {
+	strata_codec *codec;
+	strata_hmac *hmac;
+	strata_buf in, out;
+	bool busy;
+} dkeys;
+
+#define DKEYS 16
+
 typedef struct deid_ctx {
 	strata_repo *r;
 	const strata_deid_run_opts *o;
 	strata_deid_stats *st;
 	strata_deid_cb cb;
 	void *payload;
-	char in[PATH_MAX + 16], out[PATH_MAX + 16];
-	FILE *subjects; /* "path,identifier" lines for the ingest */
+	char stage[PATH_MAX];
 	unsigned options;
-	int fatal;
+	dfile *files;
+	size_t n, cap;
+	strata_buf path;      /* while listing */
+	pthread_mutex_t lock; /* stats, cb, keys */
+	dkeys keys[DKEYS];
+	uint64_t bytes; /* of the source's files, all read */
+	const char *spec;
 } deid_ctx;
 
 static int rm_one(const char *p, const struct stat *sb, int flag,
@@ -53,79 +79,45 @@ static void pseudonym_cb(const char *id, char *out, size_t outlen,
 	snprintf(out, outlen, "%s", p);
 }
 
+/* What became of a file: "deid" (with the UIDs remapped in it), "held"
+ * or "skipped"; from any worker. */
 static void report(deid_ctx *x, const char *rel, const char *what,
-		   const char *why)
+		   const char *why, bool genomic, uint64_t uids)
 {
+	pthread_mutex_lock(&x->lock);
 	if (!strcmp(what, "held"))
 		x->st->held_back++;
 	else if (!strcmp(what, "skipped"))
 		x->st->skipped++;
+	else if (genomic)
+		x->st->genomic++;
+	else
+		x->st->dicom++;
+	x->st->uids_remapped += uids;
 	if (x->cb) {
 		strata_deid_file f = {rel, what, why};
 		x->cb(&f, x->payload);
 	}
+	pthread_mutex_unlock(&x->lock);
 }
 
-static int read_all(const char *path, strata_buf *b)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat sb;
-	int rc = 0;
-	if (fd < 0 || fstat(fd, &sb))
-		rc = strata_error_set(strata_errno_code(errno),
-				      "cannot read '%s': %s", path,
-				      strerror(errno));
-	else if ((rc = strata_buf_reserve(b, (size_t)sb.st_size + 1)) == 0) {
-		ssize_t n = 0;
-		while (b->len < (size_t)sb.st_size &&
-		       (n = read(fd, b->ptr + b->len,
-				 (size_t)sb.st_size - b->len)) > 0)
-			b->len += (size_t)n;
-		if (n < 0)
-			rc = strata_error_set(STRATA_EIO, "cannot read '%s'",
-					      path);
-	}
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-static int write_all(const char *path, const uint8_t *p, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t done = 0;
-	if (fd < 0)
-		return strata_error_set(strata_errno_code(errno),
-					"cannot write '%s': %s", path,
-					strerror(errno));
-	while (done < n) {
-		ssize_t w = write(fd, p + done, n - done);
-		if (w <= 0) {
-			int e = errno;
-			close(fd);
-			return strata_error_set(strata_errno_code(e),
-						"cannot write '%s': %s", path,
-						strerror(e));
-		}
-		done += (size_t)w;
-	}
-	return close(fd)
-		   ? strata_error_set(STRATA_EIO, "cannot write '%s'", path)
-		   : 0;
-}
-
-/* Strata's own reader must accept every output. */
-static int reread(const char *path, const char *rel)
+/* Strata's own reader must accept every output: `p` (a DICOM file in
+ * memory) or the file at `path`. */
+static int reread(const char *rel, const uint8_t *p, size_t n, const char *path)
 {
 	strata_attrs *a = NULL;
 	uint8_t head[4096];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, head, sizeof(head)) : -1;
-	if (fd >= 0)
-		close(fd);
-	int rc = n < 0 ? STRATA_EIO : strata_attrs_new(&a);
-	if (!rc) {
-		strata_format f = strata_format_sniff(head, (size_t)n, path);
+	int rc = strata_attrs_new(&a);
+	if (!rc && p) {
+		rc = strata_dicom_read_mem(rel, p, n, a, NULL);
+	} else if (!rc) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t k = fd >= 0 ? read(fd, head, sizeof(head)) : -1;
+		if (fd >= 0)
+			close(fd);
+		strata_format f =
+		    k < 0 ? STRATA_FMT_UNKNOWN
+			  : strata_format_sniff(head, (size_t)k, path);
 		rc = f == STRATA_FMT_UNKNOWN
 			 ? STRATA_ECORRUPT
 			 : strata_format_extract(f, path, a, NULL);
@@ -140,13 +132,16 @@ static int reread(const char *path, const char *rel)
 	return rc;
 }
 
-static int link_subject(deid_ctx *x, const char *rel, const char *id)
+/* The output of file i is about the subject `id`. */
+static int link_subject(deid_ctx *x, size_t i, const char *id)
 {
 	if (!id || !*id || strpbrk(id, ",\n\r"))
 		return 0;
-	if (fprintf(x->subjects, "%s,%s\n", rel, id) < 0)
-		return strata_error_set(STRATA_EIO, "cannot write the subject "
-						    "map");
+	char *s = strata_strdup(id);
+	if (!s)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	strata_free(x->files[i].subject);
+	x->files[i].subject = s;
 	return 0;
 }
 
@@ -256,16 +251,19 @@ static int scan_identifiers(deid_ctx *x, const char *rel, const strata_attrs *a,
 	return 0;
 }
 
-static int deid_dicom(deid_ctx *x, const char *src, const char *dst,
-		      const char *rel, const strata_buf *in)
+/* File i, a DICOM file in `in`: its de-identified bytes into `out`, or
+ * *skip with the reason reported. */
+static int deid_dicom(deid_ctx *x, size_t i, const strata_buf *in,
+		      strata_buf *out, bool *skip)
 {
+	const char *rel = x->files[i].path;
 	strata_attrs *a = NULL;
-	strata_buf out = STRATA_BUF_INIT;
 	strata_deid_report rep;
 	char pseudo[24] = "";
 	const char *pid = NULL;
 	/* the pseudonym the catalog uses for this patient */
-	if (!strata_attrs_new(&a) && !strata_dicom_read(src, a, NULL)) {
+	if (!strata_attrs_new(&a) &&
+	    !strata_dicom_read_mem(rel, in->ptr, in->len, a, NULL)) {
 		const strata_attr *at = strata_attrs_find(a, "dicom.PatientID");
 		if (at && at->type == STRATA_ATTR_STR && at->s[0]) {
 			pid = at->s;
@@ -275,23 +273,23 @@ static int deid_dicom(deid_ctx *x, const char *src, const char *dst,
 	strata_deid_opts o = {x->options, x->r->keys.deid_key,
 			      sizeof(x->r->keys.deid_key), x->o->domain,
 			      pseudo[0] ? pseudo : NULL};
-	out.limit = in->len + (16u << 20);
-	int rc = strata_deid_dicom(in->ptr, in->len, &o, &out, &rep);
+	out->limit = in->len + (16u << 20);
+	int rc = strata_buf_reserve(out, in->len + 65536);
+	if (!rc)
+		rc = strata_deid_dicom(in->ptr, in->len, &o, out, &rep);
+	*skip = true;
 	if (rc) {
-		report(x, rel, "skipped", strata_error_msg());
+		report(x, rel, "skipped", strata_error_msg(), false, 0);
 		rc = 0;
 	} else if (rep.held_back) {
-		report(x, rel, "held", rep.reason);
-	} else if (!(rc = scan_identifiers(x, rel, a, &out, &rep)) &&
-		   !(rc = write_all(dst, out.ptr, out.len)) &&
-		   !(rc = reread(dst, rel)) &&
-		   !(rc = link_subject(x, rel, pid))) {
-		x->st->dicom++;
-		x->st->uids_remapped += rep.uids_remapped;
-		report(x, rel, "deid", NULL);
+		report(x, rel, "held", rep.reason, false, 0);
+	} else if (!(rc = scan_identifiers(x, rel, a, out, &rep)) &&
+		   !(rc = reread(rel, out->ptr, out->len, NULL)) &&
+		   !(rc = link_subject(x, i, pid))) {
+		*skip = false;
+		report(x, rel, "deid", NULL, false, rep.uids_remapped);
 	}
 	strata_attrs_free(a);
-	strata_buf_release(&out);
 	return rc;
 }
 
@@ -345,9 +343,10 @@ out:
 	return rc;
 }
 
-static int deid_hts(deid_ctx *x, const char *src, const char *dst,
-		    const char *rel)
+static int deid_hts(deid_ctx *x, size_t i, const char *src, const char *dst,
+		    bool *skip)
 {
+	const char *rel = x->files[i].path;
 	strata_hts_deid_opts o;
 	strata_hts_deid_report rep;
 	memset(&o, 0, sizeof(o));
@@ -356,56 +355,175 @@ static int deid_hts(deid_ctx *x, const char *src, const char *dst,
 	o.payload = x->r;
 	o.fastq_strip_names = x->o->fastq_strip_names;
 	o.reference = x->o->reference;
+	*skip = true;
 	int rc = strata_hts_deid(src, dst, &o, &rep);
 	if (rc == STRATA_ENOMEM || rc == STRATA_ENOSPC)
 		return rc;
 	if (rc) {
-		report(x, rel, "skipped", strata_error_msg());
+		report(x, rel, "skipped", strata_error_msg(), true, 0);
 		return 0;
 	}
-	if ((rc = reread(dst, rel)) || (rc = samples_gone(src, dst, rel)))
+	if ((rc = reread(rel, NULL, 0, dst)) ||
+	    (rc = samples_gone(src, dst, rel)) ||
+	    (rc = link_subject(x, i, rep.first_sample)))
 		return rc;
-	x->st->genomic++;
-	report(x, rel, "deid", NULL);
-	return link_subject(x, rel, rep.first_sample);
+	*skip = false;
+	report(x, rel, "deid", NULL, true, 0);
+	return 0;
 }
 
-/* One file of the staging input. */
-/* The output keeps its source's permission bits. */
-static void same_mode(const char *src, const char *dst)
+/* ---- the source: files read from the store, one per worker ---- */
+
+static dkeys *keys_take(deid_ctx *x)
 {
-	struct stat sb;
-	if (!stat(src, &sb))
-		chmod(dst, sb.st_mode & 0777);
+	dkeys *k = NULL;
+	pthread_mutex_lock(&x->lock);
+	for (size_t i = 0; !k && i < DKEYS; i++)
+		if (!x->keys[i].busy) {
+			k = &x->keys[i];
+			k->busy = true;
+		}
+	pthread_mutex_unlock(&x->lock);
+	if (k && !k->codec &&
+	    (strata_codec_new(&k->codec, &x->r->keys, 1) ||
+	     strata_hmac_new(&k->hmac, x->r->keys.id_key, 32))) {
+		strata_codec_free(k->codec);
+		strata_hmac_free(k->hmac);
+		k->codec = NULL;
+		k->hmac = NULL;
+		pthread_mutex_lock(&x->lock);
+		k->busy = false;
+		pthread_mutex_unlock(&x->lock);
+		return NULL;
+	}
+	return k;
 }
 
-static int deid_file(deid_ctx *x, const char *rel)
+static void keys_give(deid_ctx *x, dkeys *k)
 {
-	char src[PATH_MAX * 3], dst[PATH_MAX * 3];
-	strata_buf in = STRATA_BUF_INIT;
-	int rc;
-	snprintf(src, sizeof(src), "%s/%s", x->in, rel);
-	snprintf(dst, sizeof(dst), "%s/%s", x->out, rel);
-	char *slash = strrchr(dst, '/');
-	*slash = 0;
-	rc = strata_mkdir_p(dst, 0700);
-	*slash = '/';
+	if (k->in.cap > (64u << 20)) /* a large file's: not kept */
+		strata_buf_release(&k->in);
+	if (k->out.cap > (64u << 20))
+		strata_buf_release(&k->out);
+	pthread_mutex_lock(&x->lock);
+	k->busy = false;
+	pthread_mutex_unlock(&x->lock);
+}
+
+/* Chunks [from, to) of file i: appended to `b`, or written to `fd`. */
+static int load_chunks(deid_ctx *x, dkeys *k, size_t i, uint32_t from,
+		       uint32_t to, strata_buf *b, int fd)
+{
+	const strata_node *n = &x->files[i].n;
+	strata_buf c = STRATA_BUF_INIT;
+	int rc = 0;
+	c.limit = STRATA_BLOB_MAX;
+	for (uint32_t j = from; !rc && j < to; j++) {
+		if ((rc = repo__load_blob(x->r, k->codec, k->hmac, n->chunks[j],
+					  &c))) {
+			strata_error_prefix(rc, "'%s': ", x->files[i].path);
+			break;
+		}
+		if (fd < 0) {
+			rc = strata_buf_put(b, c.ptr, c.len);
+		} else {
+			for (size_t off = 0; !rc && off < c.len;) {
+				ssize_t w = write(fd, c.ptr + off, c.len - off);
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w <= 0)
+					rc = strata_error_set(
+					    strata_errno_code(errno),
+					    "cannot write to the staging "
+					    "directory '%s': %s",
+					    x->stage, strerror(errno));
+				else
+					off += (size_t)w;
+			}
+		}
+	}
+	strata_buf_release(&c);
+	return rc;
+}
+
+/* A genomic file through the staging directory: the source written to
+ * it, the de-identified output named in out->path. */
+static int produce_hts(deid_ctx *x, dkeys *k, size_t i, const strata_buf *first,
+		       repo_produced *out)
+{
+	const char *rel = x->files[i].path;
+	const char *base = strrchr(rel, '/');
+	base = base ? base + 1 : rel;
+	char dir[PATH_MAX + 32], src[PATH_MAX + 300], dst[PATH_MAX + 300];
+	snprintf(dir, sizeof(dir), "%s/%zu", x->stage, i);
+	snprintf(src, sizeof(src), "%s/in-%s", dir, base);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, base);
+	int rc = strata_mkdir_p(dir, 0700);
 	if (rc)
 		return rc;
-	x->st->files++;
-	uint8_t head[4096];
-	int fd = open(src, O_RDONLY | O_CLOEXEC);
-	ssize_t hn = fd >= 0 ? read(fd, head, sizeof(head)) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (hn < 0)
-		return strata_error_set(STRATA_EIO, "cannot read '%s'", src);
-	strata_format f = strata_format_sniff(head, (size_t)hn, src);
-	switch (f) {
+	int fd = open(src, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return strata_error_set(strata_errno_code(errno),
+					"cannot write to the staging directory "
+					"'%s': %s",
+					x->stage, strerror(errno));
+	strata_buf none = STRATA_BUF_INIT;
+	size_t done = 0;
+	while (!rc && done < first->len) {
+		ssize_t w = write(fd, first->ptr + done, first->len - done);
+		if (w <= 0 && errno != EINTR)
+			rc = strata_error_set(strata_errno_code(errno),
+					      "cannot write to the staging "
+					      "directory '%s': %s",
+					      x->stage, strerror(errno));
+		else if (w > 0)
+			done += (size_t)w;
+	}
+	if (!rc)
+		rc = load_chunks(x, k, i, 1, x->files[i].n.nchunks, &none, fd);
+	if (close(fd) && !rc)
+		rc = strata_error_set(STRATA_EIO, "cannot write '%s'", src);
+	bool skip = true;
+	if (!rc)
+		rc = deid_hts(x, i, src, dst, &skip);
+	unlink(src);
+	if (!rc && !skip && !(out->path = strata_strdup(dst)))
+		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+	if (rc || skip) {
+		unlink(dst);
+		rmdir(dir);
+	}
+	out->skip = skip;
+	return rc;
+}
+
+static int produce(void *payload, size_t i, repo_produced *out)
+{
+	deid_ctx *x = payload;
+	const dfile *f = &x->files[i];
+	dkeys *k = keys_take(x);
+	if (!k)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	strata_buf *in = &k->in;
+	out->handle = k;
+	strata_buf_reset(in);
+	strata_buf_reset(&k->out);
+	in->limit = (size_t)4 << 30;
+	int rc = f->n.size < in->limit
+		     ? strata_buf_reserve(in, (size_t)f->n.size)
+		     : 0;
+	if (!rc)
+		rc = load_chunks(x, k, i, 0, f->n.nchunks ? 1 : 0, in, -1);
+	strata_format fmt = rc ? STRATA_FMT_UNKNOWN
+			       : strata_format_sniff(in->ptr, in->len, f->path);
+	if (rc)
+		return rc;
+	switch (fmt) {
 	case STRATA_FMT_DICOM:
-		in.limit = (size_t)4 << 30;
-		if (!(rc = read_all(src, &in)))
-			rc = deid_dicom(x, src, dst, rel, &in);
+		if (!(rc = load_chunks(x, k, i, 1, f->n.nchunks, in, -1)))
+			rc = deid_dicom(x, i, in, &k->out, &out->skip);
+		out->data = k->out.ptr;
+		out->data_len = k->out.len;
 		break;
 	case STRATA_FMT_FASTQ:
 	case STRATA_FMT_SAM:
@@ -413,70 +531,135 @@ static int deid_file(deid_ctx *x, const char *rel)
 	case STRATA_FMT_CRAM:
 	case STRATA_FMT_VCF:
 	case STRATA_FMT_BCF:
-		rc = deid_hts(x, src, dst, rel);
+		rc = produce_hts(x, k, i, in, out);
 		break;
 	default:
 		/* no de-identifier: unknown content may identify someone */
-		report(x, rel, "held",
-		       f == STRATA_FMT_TIFF
+		out->skip = true;
+		report(x, f->path, "held",
+		       fmt == STRATA_FMT_TIFF
 			   ? "whole-slide and TIFF images may carry label "
 			     "images and text: review them by hand"
-		       : f == STRATA_FMT_NIFTI
+		       : fmt == STRATA_FMT_NIFTI
 			   ? "NIfTI headers and faces are not de-identified "
 			     "by strata: review by hand"
-			   : "no de-identifier for this kind of file");
+			   : "no de-identifier for this kind of file",
+		       false, 0);
 		break;
 	}
-	strata_buf_release(&in);
-	if (!rc)
-		same_mode(src, dst);
 	return rc;
 }
 
-static int walk(deid_ctx *x, const char *rel)
+static void release(void *payload, size_t i, repo_produced *out)
 {
-	char dir[PATH_MAX * 2];
-	snprintf(dir, sizeof(dir), "%s%s%s", x->in, *rel ? "/" : "", rel);
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int rc = 0;
-	if (!d)
-		return strata_error_set(STRATA_EIO, "cannot list '%s'", dir);
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+	deid_ctx *x = payload;
+	if (out->handle)
+		keys_give(x, out->handle);
+	out->handle = NULL;
+	if (out->path) {
+		unlink(out->path);
+		char dir[PATH_MAX + 32];
+		snprintf(dir, sizeof(dir), "%s/%zu", x->stage, i);
+		rmdir(dir);
+		strata_free(out->path);
+		out->path = NULL;
+	}
+}
+
+static const char *src_path(void *payload, size_t i)
+{
+	return ((deid_ctx *)payload)->files[i].path;
+}
+
+static uint64_t src_size(void *payload, size_t i)
+{
+	return ((deid_ctx *)payload)->files[i].n.size;
+}
+
+static void src_attr(void *payload, size_t i, uint32_t *mode, int64_t *mtime)
+{
+	const strata_node *n = &((deid_ctx *)payload)->files[i].n;
+	*mode = n->mode;
+	*mtime = n->mtime_ns;
+}
+
+static const char *src_subject(void *payload, size_t i)
+{
+	return ((deid_ctx *)payload)->files[i].subject;
+}
+
+/* Every file produced: a version only if something was de-identified. */
+static int src_done(void *payload)
+{
+	deid_ctx *x = payload;
+	strata_deid_stats *st = x->st;
+	if (st->dicom || st->genomic)
+		return 0;
+	return strata_error_set(STRATA_EINVAL,
+				"nothing in '%s' could be de-identified "
+				"(%" PRIu64 " held back, %" PRIu64
+				" skipped): no version made",
+				x->spec, st->held_back, st->skipped);
+}
+
+/* The source version's files, in tree order. */
+static int list_tree(deid_ctx *x, const uint8_t id[32])
+{
+	strata_tree t;
+	int rc = repo__load_tree(x->r, id, &t);
+	if (rc)
+		return rc;
+	size_t base = x->path.len;
+	for (size_t i = 0; !rc && i < t.n; i++) {
+		strata_node *n = &t.nodes[i];
+		x->path.len = base;
+		if ((base && (rc = strata_buf_put_u8(&x->path, '/'))) ||
+		    (rc = strata_buf_put(&x->path, n->name, n->name_len)) ||
+		    (rc = strata_buf_cstr(&x->path)))
+			break;
+		if (n->type == STRATA_NODE_DIR) {
+			rc = list_tree(x, n->subtree);
 			continue;
-		if (strata_grow(&names, &cap, n, sizeof(*names)) ||
-		    !(names[n] = strata_strdup(e->d_name))) {
+		}
+		if (n->type != STRATA_NODE_FILE) {
+			report(x, (char *)x->path.ptr, "skipped",
+			       "not a regular file", false, 0);
+			continue;
+		}
+		x->st->files++;
+		x->bytes += n->size;
+		if (strata_grow(&x->files, &x->cap, x->n, sizeof(*x->files)) ||
+		    !(x->files[x->n].path =
+			  strata_strdup((char *)x->path.ptr))) {
 			rc = strata_error_set(STRATA_ENOMEM, "out of memory");
 			break;
 		}
-		n++;
+		x->files[x->n].n = *n;
+		x->files[x->n].subject = NULL;
+		memset(n, 0, sizeof(*n)); /* the chunks move to the list */
+		x->n++;
 	}
-	closedir(d);
-	for (size_t i = 0; !rc && i < n; i++) {
-		char sub[PATH_MAX], full[PATH_MAX * 3];
-		struct stat sb;
-		snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "",
-			 names[i]);
-		snprintf(full, sizeof(full), "%s/%s", x->in, sub);
-		if (lstat(full, &sb))
-			continue;
-		if (S_ISDIR(sb.st_mode)) {
-			char out[PATH_MAX * 3];
-			snprintf(out, sizeof(out), "%s/%s", x->out, sub);
-			if (!(rc = walk(x, sub)) && !strata_mkdir_p(out, 0700))
-				chmod(out, sb.st_mode & 0777);
-		} else if (S_ISREG(sb.st_mode))
-			rc = deid_file(x, sub);
-		else
-			report(x, sub, "skipped", "not a regular file");
-	}
-	for (size_t i = 0; i < n; i++)
-		strata_free(names[i]);
-	strata_free(names);
+	x->path.len = base;
+	strata_tree_release(&t);
 	return rc;
+}
+
+static void ctx_release(deid_ctx *x)
+{
+	for (size_t i = 0; i < x->n; i++) {
+		strata_free(x->files[i].path);
+		strata_free(x->files[i].subject);
+		strata_node_release(&x->files[i].n);
+	}
+	strata_free(x->files);
+	for (size_t i = 0; i < DKEYS; i++) {
+		strata_codec_free(x->keys[i].codec);
+		strata_hmac_free(x->keys[i].hmac);
+		strata_buf_release(&x->keys[i].in);
+		strata_buf_release(&x->keys[i].out);
+	}
+	strata_buf_release(&x->path);
+	pthread_mutex_destroy(&x->lock);
 }
 
 int strata_repo_deid(strata_repo *r, const char *spec,
@@ -484,8 +667,9 @@ int strata_repo_deid(strata_repo *r, const char *spec,
 		     strata_deid_cb cb, void *payload)
 {
 	deid_ctx x;
-	char stage[PATH_MAX], map[PATH_MAX + 16], recipe[1024], opts[512] = "";
-	strata_restore_stats rs;
+	char recipe[1024], opts[512] = "";
+	strata_snapshot s;
+	uint8_t sid[32];
 	int rc;
 	memset(st, 0, sizeof(*st));
 	memset(&x, 0, sizeof(x));
@@ -494,13 +678,17 @@ int strata_repo_deid(strata_repo *r, const char *spec,
 	x.st = st;
 	x.cb = cb;
 	x.payload = payload;
-	if (o->profile && strcmp(o->profile, "basic"))
-		return strata_error_set(STRATA_EINVAL,
-					"unknown profile '%s': strata knows "
-					"'basic' (PS3.15 E.2) with options",
-					o->profile);
+	x.spec = spec;
+	pthread_mutex_init(&x.lock, NULL);
+	if (o->profile && strcmp(o->profile, "basic")) {
+		rc = strata_error_set(STRATA_EINVAL,
+				      "unknown profile '%s': strata knows "
+				      "'basic' (PS3.15 E.2) with options",
+				      o->profile);
+		goto done;
+	}
 	if ((rc = strata_deid_parse_options(o->options, &x.options)))
-		return rc;
+		goto done;
 	/* may the actor derive curated data at all? ask before the work */
 	repo_access a;
 	memset(&a, 0, sizeof(a));
@@ -512,47 +700,32 @@ int strata_repo_deid(strata_repo *r, const char *spec,
 	rc = repo__gate(r, &a);
 	repo__audit_done(r, rc, 0);
 	if (rc)
-		return rc;
+		goto done;
 	for (unsigned b = 1; b && b <= STRATA_DEID_ALL_OPTIONS; b <<= 1)
 		if (x.options & b) {
 			size_t l = strlen(opts);
 			snprintf(opts + l, sizeof(opts) - l, "%s%s",
 				 l ? "+" : "", strata_deid_option_name(b));
 		}
-	/* staging: private, below the repository's local directory */
-	snprintf(stage, sizeof(stage), "%s/.deid-XXXXXX",
-		 r->be->ops->local_dir(r->be));
-	if (!mkdtemp(stage))
-		return strata_error_set(strata_errno_code(errno),
-					"cannot create a staging directory "
-					"'%s': %s",
-					stage, strerror(errno));
-	snprintf(x.in, sizeof(x.in), "%s/in", stage);
-	snprintf(x.out, sizeof(x.out), "%s/out", stage);
-	snprintf(map, sizeof(map), "%s/subjects.csv", stage);
 	/* reading the source is gated and audited as a restore for deid */
-	if ((rc = strata_repo_restore(r, spec, x.in, NULL, false, &rs)))
-		goto out;
-	if ((rc = strata_mkdir_p(x.out, 0700)))
-		goto out;
-	if (!(x.subjects = fopen(map, "w"))) {
-		rc = strata_error_set(STRATA_EIO, "cannot write '%s'", map);
-		goto out;
+	rc = repo__gate_read(r, "restore", spec, NULL);
+	if (!rc && !(rc = repo__open_spec(r, spec, &s, sid))) {
+		rc = list_tree(&x, s.root);
+		strata_snapshot_release(&s);
 	}
-	fputs("path,subject\n", x.subjects);
-	rc = walk(&x, "");
-	if (fclose(x.subjects) && !rc)
-		rc = strata_error_set(STRATA_EIO, "cannot write '%s'", map);
-	x.subjects = NULL;
+	repo__audit_done(r, rc, x.bytes);
 	if (rc)
-		goto out;
-	if (!st->dicom && !st->genomic) {
-		rc = strata_error_set(STRATA_EINVAL,
-				      "nothing in '%s' could be de-identified "
-				      "(%" PRIu64 " held back, %" PRIu64
-				      " skipped): no version made",
-				      spec, st->held_back, st->skipped);
-		goto out;
+		goto done;
+	/* staging for genomic files: private, below the repository's local
+	 * directory */
+	snprintf(x.stage, sizeof(x.stage), "%s/.deid-XXXXXX",
+		 r->be->ops->local_dir(r->be));
+	if (!mkdtemp(x.stage)) {
+		rc = strata_error_set(strata_errno_code(errno),
+				      "cannot create a staging directory "
+				      "'%s': %s",
+				      x.stage, strerror(errno));
+		goto done;
 	}
 	/* the new version: curated, deid, with lineage and recipe */
 	snprintf(recipe, sizeof(recipe),
@@ -561,24 +734,6 @@ int strata_repo_deid(strata_repo *r, const char *spec,
 		 STRATA_VERSION, opts[0] ? opts : "none",
 		 strata_deid_revision(), KEY_VERSION,
 		 o->domain && *o->domain ? o->domain : "default");
-	char **paths = NULL;
-	size_t np = 0, cap = 0;
-	DIR *d = opendir(x.out);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		char p[PATH_MAX * 2];
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", x.out, e->d_name);
-		if (strata_grow(&paths, &cap, np, sizeof(*paths)) ||
-		    !(paths[np] = strata_strdup(p))) {
-			rc = strata_error_set(STRATA_ENOMEM, "out of memory");
-			break;
-		}
-		np++;
-	}
-	if (d)
-		closedir(d);
 	const char *from[1] = {spec};
 	strata_ingest_opts io;
 	memset(&io, 0, sizeof(io));
@@ -590,18 +745,13 @@ int strata_repo_deid(strata_repo *r, const char *spec,
 	io.from = from;
 	io.nfrom = 1;
 	io.recipe = recipe;
-	io.subjects = map;
-	if (!rc)
-		rc = strata_repo_ingest(r, (const char *const *)paths, np, &io,
-					&st->ingest);
-	for (size_t i = 0; i < np; i++)
-		strata_free(paths[i]);
-	strata_free(paths);
+	repo_source src = {x.n,	    &x,	     src_path,	  src_size, src_attr,
+			   produce, release, src_subject, src_done};
+	rc = repo__ingest_source(r, &src, &io, &st->ingest);
 	snprintf(st->recipe, sizeof(st->recipe), "%s", recipe);
-out:
-	if (x.subjects)
-		fclose(x.subjects);
-	rm_rf(stage);
+	rm_rf(x.stage);
+done:
+	ctx_release(&x);
 	return rc;
 }
 

@@ -89,7 +89,7 @@ static int encode(const strata_attrs *a, strata_buf *b)
 }
 
 int repo__extract(repo_spool *sp, const char *path, const uint8_t *head,
-		  size_t n, strata_attrs *attrs, strata_cuts *cuts,
+		  size_t n, bool whole, strata_attrs *attrs, strata_cuts *cuts,
 		  repo_meta *out)
 {
 	strata_buf b = STRATA_BUF_INIT;
@@ -98,7 +98,11 @@ int repo__extract(repo_spool *sp, const char *path, const uint8_t *head,
 	strata_format f = strata_format_sniff(head, n, path);
 	if (f == STRATA_FMT_UNKNOWN)
 		return 0;
-	int rc = strata_format_extract(f, path, attrs, cuts);
+	int rc = whole
+		     ? strata_format_extract_mem(f, path, head, n, attrs, cuts)
+		     : STRATA_ENOTFOUND;
+	if (rc == STRATA_ENOTFOUND)
+		rc = strata_format_extract(f, path, attrs, cuts);
 	if (rc) {
 		out->damaged = true;
 		cuts->n = 0;
@@ -312,17 +316,55 @@ void repo__cutter_start(repo_cutter *c, const strata_cuts *hints,
 
 /* ---- ingest --subjects FILE ---- */
 
-static int cmp_path(const void *a, const void *b, void *payload)
+int repo__subject_map_add(repo_subject_map *m, const char *path, const char *id)
 {
-	const char *const *paths = payload;
-	return strcmp(paths[*(const size_t *)a], paths[*(const size_t *)b]);
+	while (*path == '/')
+		path++;
+	if (strata_grow(&m->path, &m->cap_path, m->n, sizeof(*m->path)) ||
+	    strata_grow(&m->id, &m->cap_id, m->n, sizeof(*m->id)))
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	m->path[m->n] = strata_strdup(path);
+	m->id[m->n] = strata_strdup(id);
+	if (!m->path[m->n] || !m->id[m->n]) {
+		strata_free(m->path[m->n]);
+		strata_free(m->id[m->n]);
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	}
+	m->n++;
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sort by path, for repo__subject_map_find: pairs sorted as one. */
+int repo__subject_map_sort(repo_subject_map *m)
+{
+	if (m->n < 2)
+		return 0;
+	char **pair = strata_calloc(m->n, 2 * sizeof(char *));
+	if (!pair)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	for (size_t i = 0; i < m->n; i++) {
+		pair[2 * i] = m->path[i];
+		pair[2 * i + 1] = m->id[i];
+	}
+	qsort(pair, m->n, 2 * sizeof(char *), cmp_entry);
+	for (size_t i = 0; i < m->n; i++) {
+		m->path[i] = pair[2 * i];
+		m->id[i] = pair[2 * i + 1];
+	}
+	strata_free(pair);
+	return 0;
 }
 
 int repo__subject_map_load(repo_subject_map *m, const char *file)
 {
 	FILE *f = fopen(file, "r");
 	char line[4096];
-	size_t cap = 0, capi = 0, lineno = 0;
+	size_t lineno = 0;
 	int rc = 0;
 	memset(m, 0, sizeof(*m));
 	if (!f)
@@ -345,48 +387,17 @@ int repo__subject_map_load(repo_subject_map *m, const char *file)
 			break;
 		}
 		*comma = 0;
-		const char *path = line;
-		while (*path == '/')
-			path++;
-		if (strata_grow(&m->path, &cap, m->n, sizeof(*m->path)) ||
-		    strata_grow(&m->id, &capi, m->n, sizeof(*m->id)) ||
-		    !(m->path[m->n] = strata_strdup(path)) ||
-		    !(m->id[m->n] = strata_strdup(comma + 1))) {
-			if (m->n < cap && m->path[m->n])
-				strata_free(m->path[m->n]);
-			rc = strata_error_set(STRATA_ENOMEM, "out of memory");
-			break;
-		}
-		m->n++;
+		rc = repo__subject_map_add(m, line, comma + 1);
 	}
 	if (!rc && ferror(f))
 		rc = strata_error_set(STRATA_EIO, "--subjects '%s': read error",
 				      file);
 	fclose(f);
-	if (rc) {
+	if (!rc)
+		rc = repo__subject_map_sort(m);
+	if (rc)
 		repo__subject_map_release(m);
-		return rc;
-	}
-	/* sort both arrays by path */
-	size_t *ord = m->n ? strata_calloc(m->n, sizeof(*ord)) : NULL;
-	char **p2 = m->n ? strata_calloc(m->n, sizeof(*p2)) : NULL;
-	char **i2 = m->n ? strata_calloc(m->n, sizeof(*i2)) : NULL;
-	if (m->n && (!ord || !p2 || !i2)) {
-		strata_free(ord), strata_free(p2), strata_free(i2);
-		repo__subject_map_release(m);
-		return strata_error_set(STRATA_ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < m->n; i++)
-		ord[i] = i;
-	qsort_r(ord, m->n, sizeof(*ord), cmp_path, m->path);
-	for (size_t i = 0; i < m->n; i++) {
-		p2[i] = m->path[ord[i]];
-		i2[i] = m->id[ord[i]];
-	}
-	strata_free(m->path), strata_free(m->id), strata_free(ord);
-	m->path = p2;
-	m->id = i2;
-	return 0;
+	return rc;
 }
 
 void repo__subject_map_release(repo_subject_map *m)

@@ -20,6 +20,8 @@ typedef struct inode {
 	char *src; /* source path, for files that must be read */
 	bool kept; /* taken whole from the previous version (--update) */
 	bool failed;
+	bool virt; /* file vi of the ingest's repo_source (src: its path) */
+	size_t vi;
 	repo_meta meta; /* extracted metadata, in the spool */
 } inode;
 
@@ -45,7 +47,8 @@ typedef struct ingest {
 	int prefetch_stop;
 	repo_uploader *up;
 	repo_spool spool;
-	double t0;	 /* for STRATA_TRACE */
+	const repo_source *source; /* or NULL: files from the file system */
+	double t0;		   /* for STRATA_TRACE */
 	bool no_extract; /* STRATA_NO_EXTRACT: for measuring what it costs */
 	uint8_t (*sources)[32];
 	dev_t repo_dev; /* the repository's own directory is never ingested */
@@ -400,23 +403,55 @@ static int do_file(worker *w, inode *f, bool *src_err)
 	bool eof = false, comp = true, first = true, single = false;
 	uint8_t whole[32];
 	repo_cutter cut;
-	int rc = 0;
+	repo_produced pr;
+	const repo_source *vs = f->virt ? w->g->source : NULL;
+	const uint8_t *mem = NULL; /* a produced file's bytes */
+	size_t mem_len = 0;
+	int fd = -1, rc = 0;
+	memset(&pr, 0, sizeof(pr));
+	if (vs) {
+		*src_err = false; /* the producer's errors are fatal */
+		if ((rc = vs->produce(vs->payload, f->vi, &pr)))
+			goto out;
+		if (pr.skip) {
+			f->failed = true; /* left out, as the producer said */
+			goto out;
+		}
+		mem = pr.path ? NULL : pr.data;
+		mem_len = pr.path ? 0 : pr.data_len;
+	}
+	/* the bytes: read into w->buf, or the produced ones where they are */
+	uint8_t *buf = mem ? (uint8_t *)mem : w->buf;
 	*src_err = true;
-	int fd = open(f->src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	const char *from = pr.path ? pr.path : f->src;
+	if (!vs || pr.path) {
+		fd = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			rc = strata_error_set(strata_errno_code(errno),
+					      "cannot open '%s': %s", from,
+					      strerror(errno));
+			goto out;
+		}
+	}
 	if (fd < 0)
-		return strata_error_set(strata_errno_code(errno),
-					"cannot open '%s': %s", f->src,
-					strerror(errno));
-	if (fstat(fd, &st0) || !S_ISREG(st0.st_mode)) {
+		memset(&st0, 0, sizeof(st0));
+	else if (fstat(fd, &st0) || !S_ISREG(st0.st_mode)) {
 		rc = strata_error_set(
 		    STRATA_EIO, "'%s' is no longer a regular file", f->src);
 		goto out;
 	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (fd >= 0)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	w->nids = 0;
 	for (;;) {
+		if (fd < 0 && !eof) { /* in memory already: no copy */
+			have = total = mem_len;
+			eof = true;
+			__atomic_add_fetch(&w->g->st->bytes_read,
+					   (uint64_t)have, __ATOMIC_RELAXED);
+		}
 		while (!eof && have < w->bufsize) {
-			ssize_t n = read(fd, w->buf + have, w->bufsize - have);
+			ssize_t n = read(fd, buf + have, w->bufsize - have);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
@@ -433,14 +468,14 @@ static int do_file(worker *w, inode *f, bool *src_err)
 					   __ATOMIC_RELAXED);
 		}
 		if (first) {
-			comp = !known_compressed(w->buf, have);
+			comp = !known_compressed(buf, have);
 			first = false;
 			w->cuts.n = 0;
 			rc = w->g->no_extract
 				 ? 0
-				 : repo__extract(&w->g->spool, f->src, w->buf,
-						 have, w->attrs, &w->cuts,
-						 &f->meta);
+				 : repo__extract(&w->g->spool, f->src, buf,
+						 have, eof && total == have,
+						 w->attrs, &w->cuts, &f->meta);
 			if (rc && !f->meta.damaged) {
 				*src_err = false; /* the spool: our side */
 				goto out;
@@ -454,46 +489,57 @@ static int do_file(worker *w, inode *f, bool *src_err)
 				    &w->g->st->files_with_metadata, 1,
 				    __ATOMIC_RELAXED);
 			rc = 0;
-			repo__cutter_start(&cut, &w->cuts, w->buf, have);
+			repo__cutter_start(&cut, &w->cuts, buf, have);
 		}
 		size_t off = 0;
 		while (off < have && (eof || have - off >= r->chunk_max)) {
-			size_t len = strata_chunker_next(
-			    &r->chunker, w->buf + off, have - off, eof);
-			len = repo__cut(&cut, w->buf, have, off, len,
-					r->chunk_min);
+			size_t len = strata_chunker_next(&r->chunker, buf + off,
+							 have - off, eof);
+			len =
+			    repo__cut(&cut, buf, have, off, len, r->chunk_min);
 			uint8_t csha[32];
 			if (off == 0 && len == have && eof && total == have) {
 				/* the whole file is one chunk: one hash */
-				strata_sha256(csha, w->buf, len);
+				strata_sha256(csha, buf, len);
 				memcpy(whole, csha, 32);
 				single = true;
 			} else {
-				strata_sha256_update(w->sha, w->buf + off, len);
-				strata_sha256(csha, w->buf + off, len);
+				strata_sha256_update(w->sha, buf + off, len);
+				strata_sha256(csha, buf + off, len);
 			}
 			*src_err = false;
-			if ((rc =
-				 store_chunk(w, w->buf + off, len, comp, csha)))
+			if ((rc = store_chunk(w, buf + off, len, comp, csha)))
 				goto out;
 			*src_err = true;
 			off += len;
 		}
-		memmove(w->buf, w->buf + off, have - off);
+		if (buf == w->buf)
+			memmove(buf, buf + off, have - off);
 		have -= off;
 		cut.base += off;
 		if (eof && !have)
 			break;
 	}
-	if (fstat(fd, &st1) || st1.st_size != st0.st_size ||
-	    ts_ns(st1.st_mtim) != ts_ns(st0.st_mtim) ||
-	    ts_ns(st1.st_ctim) != ts_ns(st0.st_ctim) ||
-	    total != (uint64_t)st0.st_size) {
+	if (fd >= 0 && !vs &&
+	    (fstat(fd, &st1) || st1.st_size != st0.st_size ||
+	     ts_ns(st1.st_mtim) != ts_ns(st0.st_mtim) ||
+	     ts_ns(st1.st_ctim) != ts_ns(st0.st_ctim) ||
+	     total != (uint64_t)st0.st_size)) {
 		rc = strata_error_set(STRATA_ECHANGED,
 				      "'%s' changed while it was read", f->src);
 		goto out;
 	}
-	fill_stat(&f->n, &st0);
+	if (vs) { /* made now: the source's mode and time */
+		uint32_t mode = 0644;
+		int64_t mtime = 0;
+		vs->attr(vs->payload, f->vi, &mode, &mtime);
+		f->n.mode = mode & 07777;
+		f->n.mtime_ns = f->n.ctime_ns = mtime;
+		f->n.ino = 0;
+		f->n.size = total;
+	} else {
+		fill_stat(&f->n, &st0);
+	}
 	strata_sha256_final(w->sha, f->n.sha256); /* also resets it */
 	if (single)
 		memcpy(f->n.sha256, whole, 32);
@@ -513,7 +559,10 @@ out:
 		uint8_t junk[32];
 		strata_sha256_final(w->sha, junk); /* reset for the next file */
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	if (vs)
+		vs->release(vs->payload, f->vi, &pr);
 	return rc;
 }
 
@@ -671,8 +720,10 @@ static void *prefetch(void *arg)
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		int fd =
-		    open(g->jobs[i]->src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = g->jobs[i]->virt
+			     ? -1
+			     : open(g->jobs[i]->src,
+				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0) {
 			posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
 			close(fd);
@@ -1168,6 +1219,92 @@ static int add_roots(ingest *g, const char *const *paths, size_t n,
 	return rc;
 }
 
+static void sort_kids(inode *d)
+{
+	if (d->nkids > 1)
+		qsort(d->kids, d->nkids, sizeof(*d->kids), kid_cmp);
+	for (size_t i = 0; i < d->nkids; i++)
+		if (d->kids[i].n.type == STRATA_NODE_DIR)
+			sort_kids(&d->kids[i]);
+}
+
+/* The tree of a repo_source's files: directories from their paths. */
+static int add_virtual(ingest *g)
+{
+	const repo_source *vs = g->source;
+	int64_t now = (int64_t)strata_now_ns();
+	for (size_t i = 0; i < vs->n; i++) {
+		const char *p = vs->path(vs->payload, i);
+		inode *d = &g->root;
+		for (;;) {
+			while (*p == '/')
+				p++;
+			size_t nl = strcspn(p, "/");
+			if (!nl || nl > 255)
+				return strata_error_set(
+				    STRATA_EINVAL, "bad path '%s'",
+				    vs->path(vs->payload, i));
+			bool last = !p[nl];
+			inode *k = NULL;
+			/* paths come in tree order: their directory, if
+			 * any, is the last one added */
+			if (!last && d->nkids &&
+			    d->kids[d->nkids - 1].n.type == STRATA_NODE_DIR &&
+			    !strata_name_cmp(d->kids[d->nkids - 1].n.name,
+					     d->kids[d->nkids - 1].n.name_len,
+					     p, nl))
+				k = &d->kids[d->nkids - 1];
+			for (size_t j = 0; !k && !last && j < d->nkids; j++)
+				if (d->kids[j].n.type == STRATA_NODE_DIR &&
+				    !strata_name_cmp(d->kids[j].n.name,
+						     d->kids[j].n.name_len, p,
+						     nl))
+					k = &d->kids[j];
+			if (!k) {
+				if (!(k = add_kid(d)) ||
+				    !(k->n.name = strata_strndup(p, nl)))
+					return strata_error_set(
+					    STRATA_ENOMEM, "out of memory");
+				k->n.name_len = (uint16_t)nl;
+				k->n.type =
+				    last ? STRATA_NODE_FILE : STRATA_NODE_DIR;
+				k->n.mode = 0755;
+				k->n.mtime_ns = k->n.ctime_ns = now;
+			}
+			if (last) {
+				k->virt = true;
+				k->vi = i;
+				k->n.size = vs->size(vs->payload, i);
+				if (!(k->src = strata_strdup(
+					  vs->path(vs->payload, i))))
+					return strata_error_set(
+					    STRATA_ENOMEM, "out of memory");
+				break;
+			}
+			d = k;
+			p += nl;
+		}
+	}
+	sort_kids(&g->root);
+	return 0;
+}
+
+/* After the workers: the subjects the producer found, and its say. */
+static int source_done(ingest *g)
+{
+	const repo_source *vs = g->source;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < vs->n; i++) {
+		const char *id = vs->subject(vs->payload, i);
+		if (id)
+			rc = repo__subject_map_add(
+			    &g->subjects, vs->path(vs->payload, i), id);
+	}
+	if (!rc)
+		rc = repo__subject_map_sort(&g->subjects);
+	return rc ? rc : vs->done(vs->payload);
+}
+
 static int check_opts(strata_repo *r, const char *const *paths, size_t n,
 		      const strata_ingest_opts *o)
 {
@@ -1189,7 +1326,7 @@ static int check_opts(strata_repo *r, const char *const *paths, size_t n,
 					"unknown class '%s': use phi, limited, "
 					"deid, aggregate or public",
 					o->klass);
-	if (!n)
+	if (!n && paths)
 		return strata_error_set(STRATA_EINVAL,
 					"nothing to ingest: name "
 					"at least one path");
@@ -1242,8 +1379,10 @@ static int ingest_gate(strata_repo *r, const strata_ingest_opts *o)
 	return repo__gate(r, &a);
 }
 
-int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
-		       const strata_ingest_opts *o, strata_ingest_stats *st)
+/* Paths from the file system, or (paths NULL) a repo_source. */
+static int run(strata_repo *r, const char *const *paths, size_t n,
+	       const repo_source *source, const strata_ingest_opts *o,
+	       strata_ingest_stats *st)
 {
 	ingest g;
 	strata_tree prev = {0};
@@ -1270,6 +1409,7 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	g.root.n.type = STRATA_NODE_DIR;
 	g.spool.fd = -1;
 	g.t0 = t0;
+	g.source = source;
 	g.no_extract = getenv("STRATA_NO_EXTRACT") != NULL;
 	struct stat rsb;
 	if (!stat(r->be->location, &rsb)) {
@@ -1290,7 +1430,7 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 	}
 	if (o->update && (rc = seed_update(&g, &prev)))
 		goto out;
-	if ((rc = add_roots(&g, paths, n, &prev)) ||
+	if ((rc = source ? add_virtual(&g) : add_roots(&g, paths, n, &prev)) ||
 	    (rc = collect_jobs(&g, &g.root)))
 		goto out;
 	trace("walk", t0);
@@ -1301,6 +1441,8 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 		rc = strata_error_set(g.fatal, "%s", g.fatal_msg);
 		goto out;
 	}
+	if (source && (rc = source_done(&g)))
+		goto out;
 	tc.g = &g;
 	tc.pack.data.limit =
 	    (size_t)r->pack_size + STRATA_BLOB_MAX + (1u << 20);
@@ -1353,4 +1495,16 @@ out:
 	pthread_mutex_destroy(&g.qlock);
 	pthread_cond_destroy(&g.qcond);
 	return rc;
+}
+
+int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
+		       const strata_ingest_opts *o, strata_ingest_stats *st)
+{
+	return run(r, paths, n, NULL, o, st);
+}
+
+int repo__ingest_source(strata_repo *r, const repo_source *src,
+			const strata_ingest_opts *o, strata_ingest_stats *st)
+{
+	return run(r, NULL, 0, src, o, st);
 }

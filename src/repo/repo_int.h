@@ -115,7 +115,7 @@ typedef struct import_ctx {
 /* ingest --subjects FILE: "path,subject" lines, sorted by path. */
 typedef struct repo_subject_map {
 	char **path, **id;
-	size_t n;
+	size_t n, cap_path, cap_id;
 } repo_subject_map;
 int repo__subject_map_load(repo_subject_map *m, const char *file);
 void repo__subject_map_release(repo_subject_map *m);
@@ -171,11 +171,47 @@ typedef struct repo_meta {
 int repo__spool_open(repo_spool *sp, const char *dir);
 void repo__spool_close(repo_spool *sp);
 struct strata_attrs;
+/* A version made from files produced on demand instead of read from the
+ * file system (strata deid): the ingest asks for each file's bytes from
+ * its workers, so only the files being stored are in memory. */
+typedef struct repo_produced {
+	const uint8_t *data; /* the file's bytes (data_len of them), or */
+	size_t data_len;
+	char *path;   /* a file holding them */
+	bool skip;    /* left out of the version (the producer said why) */
+	void *handle; /* the producer's, until release */
+} repo_produced;
+
+typedef struct repo_source {
+	size_t n;
+	void *payload;
+	/* file i: its path in the version, a size to order the work by,
+	 * its mode and mtime */
+	const char *(*path)(void *payload, size_t i);
+	uint64_t (*size)(void *payload, size_t i);
+	void (*attr)(void *payload, size_t i, uint32_t *mode, int64_t *mtime);
+	/* called from several threads at once; an error is fatal */
+	int (*produce)(void *payload, size_t i, repo_produced *out);
+	void (*release)(void *payload, size_t i, repo_produced *out);
+	/* after every file was produced: the subject of file i (or NULL),
+	 * and a last say on whether the version is made */
+	const char *(*subject)(void *payload, size_t i);
+	int (*done)(void *payload);
+} repo_source;
+
+int repo__ingest_source(strata_repo *r, const repo_source *src,
+			const strata_ingest_opts *o, strata_ingest_stats *st);
+int repo__subject_map_add(repo_subject_map *m, const char *path,
+			  const char *id);
+int repo__subject_map_sort(repo_subject_map *m);
+
 struct strata_cuts;
-/* Sniff `head` (the file's first bytes), run the reader, spool the
- * attributes. A reader's error is returned with out->damaged set. */
+/* Sniff `head` (the file's first bytes; all of it if `whole`), run the
+ * reader, spool the attributes. A reader's error is returned with
+ * out->damaged set. A whole DICOM file is read from memory; other files
+ * are read again from `path`. */
 int repo__extract(repo_spool *sp, const char *path, const uint8_t *head,
-		  size_t n, struct strata_attrs *attrs,
+		  size_t n, bool whole, struct strata_attrs *attrs,
 		  struct strata_cuts *cuts, repo_meta *out);
 /* Read a file's encoded attributes back from the spool (*out: free). */
 int repo__spool_read(repo_spool *sp, const repo_meta *m, uint8_t **out);

@@ -21,7 +21,51 @@ static const char *testdata(void)
 	return d && *d ? d : "../shared/testdata";
 }
 
-/* Read file `name` (under testdata/dicom unless absolute). */
+/* The reader from memory must agree with the reader from a file: same
+ * result, same attributes, same cut points. */
+static void same_from_memory(const char *path, int rc, const strata_attrs *a,
+			     const strata_cuts *cuts)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	strata_attrs *b = NULL;
+	strata_cuts c = {0};
+	assert_int_equal(strata_attrs_new(&b), 0);
+	assert_int_equal(strata_dicom_read_mem(path, p, (size_t)n, b, &c), rc);
+	assert_int_equal(strata_attrs_count(b), strata_attrs_count(a));
+	for (size_t i = 0; i < strata_attrs_count(a); i++) {
+		const strata_attr *x = strata_attrs_at(a, i);
+		const strata_attr *y = strata_attrs_find(b, x->key);
+		if (!y)
+			fail_msg("%s: %s missing when read from memory", path,
+				 x->key);
+		assert_int_equal(x->type, y->type);
+		if (x->type == STRATA_ATTR_STR)
+			assert_string_equal(x->s, y->s);
+		else if (x->type == STRATA_ATTR_INT)
+			assert_int_equal(x->i, y->i);
+		else
+			assert_memory_equal(&x->d, &y->d, sizeof(x->d));
+	}
+	if (cuts) {
+		assert_int_equal(c.n, cuts->n);
+		for (size_t i = 0; i < c.n; i++)
+			assert_int_equal(c.off[i], cuts->off[i]);
+	}
+	free(c.off);
+	strata_attrs_free(b);
+	free(p);
+}
+
+/* Read file `name` (under testdata/dicom unless absolute), from its path
+ * and, to compare, from memory. */
 static int rd(const char *name, strata_attrs *a, strata_cuts *cuts)
 {
 	char path[4096];
@@ -32,7 +76,9 @@ static int rd(const char *name, strata_attrs *a, strata_cuts *cuts)
 	strata_attrs_clear(a);
 	if (cuts)
 		cuts->n = 0;
-	return strata_dicom_read(path, a, cuts);
+	int rc = strata_dicom_read(path, a, cuts);
+	same_from_memory(path, rc, a, cuts);
+	return rc;
 }
 
 static void str_eq(strata_attrs *a, const char *key, const char *want)
