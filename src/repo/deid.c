@@ -37,6 +37,11 @@ typedef struct dkeys {
 	strata_codec *codec;
 	strata_hmac *hmac;
 	strata_buf in, out;
+	/* the source's chunks as read, and what is known of the output */
+	repo_known *chunks, *known;
+	size_t nchunks, capchunks, nknown, capknown;
+	strata_attrs *src_attrs, *out_attrs;
+	strata_cuts src_cuts, out_cuts;
 	bool busy;
 } dkeys;
 
@@ -101,16 +106,13 @@ static void report(deid_ctx *x, const char *rel, const char *what,
 	pthread_mutex_unlock(&x->lock);
 }
 
-/* Strata's own reader must accept every output: `p` (a DICOM file in
- * memory) or the file at `path`. */
-static int reread(const char *rel, const uint8_t *p, size_t n, const char *path)
+/* Strata's own reader must accept every output. */
+static int reread(const char *rel, const char *path)
 {
 	strata_attrs *a = NULL;
 	uint8_t head[4096];
 	int rc = strata_attrs_new(&a);
-	if (!rc && p) {
-		rc = strata_dicom_read_mem(rel, p, n, a, NULL);
-	} else if (!rc) {
+	if (!rc) {
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		ssize_t k = fd >= 0 ? read(fd, head, sizeof(head)) : -1;
 		if (fd >= 0)
@@ -251,19 +253,49 @@ static int scan_identifiers(deid_ctx *x, const char *rel, const strata_attrs *a,
 	return 0;
 }
 
-/* File i, a DICOM file in `in`: its de-identified bytes into `out`, or
- * *skip with the reason reported. */
-static int deid_dicom(deid_ctx *x, size_t i, const strata_buf *in,
-		      strata_buf *out, bool *skip)
+/* The output's chunks that are the source's: its pixel data (between
+ * the cut points both were read with), byte for byte, so the ingest
+ * neither chunks nor hashes them again. */
+static int known_chunks(dkeys *k)
+{
+	const strata_cuts *sc = &k->src_cuts, *oc = &k->out_cuts;
+	k->nknown = 0;
+	if (!sc->n || sc->n != oc->n)
+		return 0;
+	uint64_t sp = sc->off[0], op = oc->off[0];
+	uint64_t se = sc->n > 1 ? sc->off[1] : k->in.len;
+	uint64_t oe = oc->n > 1 ? oc->off[1] : k->out.len;
+	if (se - sp != oe - op || se > k->in.len || oe > k->out.len)
+		return 0;
+	for (size_t j = 0; j < k->nchunks; j++) {
+		const repo_known *c = &k->chunks[j];
+		if (c->off < sp || c->off + c->len > se)
+			continue;
+		uint64_t at = c->off - sp + op;
+		if (memcmp(k->out.ptr + at, k->in.ptr + c->off, c->len))
+			continue;
+		if (strata_grow(&k->known, &k->capknown, k->nknown,
+				sizeof(*k->known)))
+			return strata_error_set(STRATA_ENOMEM, "out of memory");
+		k->known[k->nknown] = *c;
+		k->known[k->nknown++].off = at;
+	}
+	return 0;
+}
+
+/* File i, a DICOM file in k->in: its de-identified bytes, attributes and
+ * known chunks into `pr`, or pr->skip with the reason reported. */
+static int deid_dicom(deid_ctx *x, dkeys *k, size_t i, repo_produced *pr)
 {
 	const char *rel = x->files[i].path;
-	strata_attrs *a = NULL;
+	const strata_buf *in = &k->in;
+	strata_buf *out = &k->out;
+	strata_attrs *a = k->src_attrs;
 	strata_deid_report rep;
 	char pseudo[24] = "";
 	const char *pid = NULL;
 	/* the pseudonym the catalog uses for this patient */
-	if (!strata_attrs_new(&a) &&
-	    !strata_dicom_read_mem(rel, in->ptr, in->len, a, NULL)) {
+	if (!strata_dicom_read_mem(rel, in->ptr, in->len, a, &k->src_cuts)) {
 		const strata_attr *at = strata_attrs_find(a, "dicom.PatientID");
 		if (at && at->type == STRATA_ATTR_STR && at->s[0]) {
 			pid = at->s;
@@ -277,20 +309,37 @@ static int deid_dicom(deid_ctx *x, size_t i, const strata_buf *in,
 	int rc = strata_buf_reserve(out, in->len + 65536);
 	if (!rc)
 		rc = strata_deid_dicom(in->ptr, in->len, &o, out, &rep);
-	*skip = true;
+	pr->skip = true;
 	if (rc) {
 		report(x, rel, "skipped", strata_error_msg(), false, 0);
-		rc = 0;
-	} else if (rep.held_back) {
-		report(x, rel, "held", rep.reason, false, 0);
-	} else if (!(rc = scan_identifiers(x, rel, a, out, &rep)) &&
-		   !(rc = reread(rel, out->ptr, out->len, NULL)) &&
-		   !(rc = link_subject(x, i, pid))) {
-		*skip = false;
-		report(x, rel, "deid", NULL, false, rep.uids_remapped);
+		return 0;
 	}
-	strata_attrs_free(a);
-	return rc;
+	if (rep.held_back) {
+		report(x, rel, "held", rep.reason, false, 0);
+		return 0;
+	}
+	/* the proof: no identifier left, and strata reads it back (what it
+	 * reads is what the catalog will hold) */
+	if ((rc = scan_identifiers(x, rel, a, out, &rep)))
+		return rc;
+	if (strata_format_extract_mem(STRATA_FMT_DICOM, rel, out->ptr, out->len,
+				      k->out_attrs, &k->out_cuts))
+		return strata_error_set(STRATA_ECORRUPT,
+					"the de-identified '%s' does not read "
+					"back: nothing was stored; report this "
+					"file",
+					rel);
+	if ((rc = link_subject(x, i, pid)) || (rc = known_chunks(k)))
+		return rc;
+	pr->skip = false;
+	pr->data = out->ptr;
+	pr->data_len = out->len;
+	pr->attrs = k->out_attrs;
+	pr->cuts = &k->out_cuts;
+	pr->known = k->known;
+	pr->nknown = k->nknown;
+	report(x, rel, "deid", NULL, false, rep.uids_remapped);
+	return 0;
 }
 
 /* No sample name of the source is among the output's. */
@@ -363,8 +412,7 @@ static int deid_hts(deid_ctx *x, size_t i, const char *src, const char *dst,
 		report(x, rel, "skipped", strata_error_msg(), true, 0);
 		return 0;
 	}
-	if ((rc = reread(rel, NULL, 0, dst)) ||
-	    (rc = samples_gone(src, dst, rel)) ||
+	if ((rc = reread(rel, dst)) || (rc = samples_gone(src, dst, rel)) ||
 	    (rc = link_subject(x, i, rep.first_sample)))
 		return rc;
 	*skip = false;
@@ -373,6 +421,21 @@ static int deid_hts(deid_ctx *x, size_t i, const char *src, const char *dst,
 }
 
 /* ---- the source: files read from the store, one per worker ---- */
+
+static void keys_free(dkeys *k)
+{
+	strata_codec_free(k->codec);
+	strata_hmac_free(k->hmac);
+	strata_buf_release(&k->in);
+	strata_buf_release(&k->out);
+	strata_free(k->chunks);
+	strata_free(k->known);
+	strata_attrs_free(k->src_attrs);
+	strata_attrs_free(k->out_attrs);
+	strata_free(k->src_cuts.off);
+	strata_free(k->out_cuts.off);
+	memset(k, 0, sizeof(*k));
+}
 
 static dkeys *keys_take(deid_ctx *x)
 {
@@ -386,11 +449,10 @@ static dkeys *keys_take(deid_ctx *x)
 	pthread_mutex_unlock(&x->lock);
 	if (k && !k->codec &&
 	    (strata_codec_new(&k->codec, &x->r->keys, 1) ||
-	     strata_hmac_new(&k->hmac, x->r->keys.id_key, 32))) {
-		strata_codec_free(k->codec);
-		strata_hmac_free(k->hmac);
-		k->codec = NULL;
-		k->hmac = NULL;
+	     strata_hmac_new(&k->hmac, x->r->keys.id_key, 32) ||
+	     strata_attrs_new(&k->src_attrs) ||
+	     strata_attrs_new(&k->out_attrs))) {
+		keys_free(k);
 		pthread_mutex_lock(&x->lock);
 		k->busy = false;
 		pthread_mutex_unlock(&x->lock);
@@ -416,16 +478,39 @@ static int load_chunks(deid_ctx *x, dkeys *k, size_t i, uint32_t from,
 {
 	const strata_node *n = &x->files[i].n;
 	strata_buf c = STRATA_BUF_INIT;
+	uint8_t sha[32];
 	int rc = 0;
 	c.limit = STRATA_BLOB_MAX;
+	if (!from)
+		k->nchunks = 0;
 	for (uint32_t j = from; !rc && j < to; j++) {
-		if ((rc = repo__load_blob(x->r, k->codec, k->hmac, n->chunks[j],
-					  &c))) {
+		/* into memory: decoded in place, in the room reserved for the
+		 * whole file (a limit, so the view is never reallocated) */
+		strata_buf view = {
+		    b ? b->ptr + b->len : NULL, 0, b ? b->cap - b->len : 0,
+		    b && b->cap - b->len > 1 ? b->cap - b->len - 1 : 1};
+		bool direct = fd < 0 && b->cap - b->len > 1;
+		if ((rc = repo__load_blob_sha(x->r, k->codec, k->hmac,
+					      n->chunks[j], direct ? &view : &c,
+					      sha))) {
 			strata_error_prefix(rc, "'%s': ", x->files[i].path);
 			break;
 		}
-		if (fd < 0) {
-			rc = strata_buf_put(b, c.ptr, c.len);
+		if (fd < 0) { /* in memory: where each chunk is, and its hash */
+			if (strata_grow(&k->chunks, &k->capchunks, k->nchunks,
+					sizeof(*k->chunks))) {
+				rc = strata_error_set(STRATA_ENOMEM,
+						      "out of memory");
+				break;
+			}
+			repo_known *kc = &k->chunks[k->nchunks++];
+			kc->off = b->len;
+			kc->len = direct ? view.len : c.len;
+			memcpy(kc->sha, sha, 32);
+			if (direct)
+				b->len += view.len;
+			else
+				rc = strata_buf_put(b, c.ptr, c.len);
 		} else {
 			for (size_t off = 0; !rc && off < c.len;) {
 				ssize_t w = write(fd, c.ptr + off, c.len - off);
@@ -521,9 +606,7 @@ static int produce(void *payload, size_t i, repo_produced *out)
 	switch (fmt) {
 	case STRATA_FMT_DICOM:
 		if (!(rc = load_chunks(x, k, i, 1, f->n.nchunks, in, -1)))
-			rc = deid_dicom(x, i, in, &k->out, &out->skip);
-		out->data = k->out.ptr;
-		out->data_len = k->out.len;
+			rc = deid_dicom(x, k, i, out);
 		break;
 	case STRATA_FMT_FASTQ:
 	case STRATA_FMT_SAM:
@@ -652,12 +735,8 @@ static void ctx_release(deid_ctx *x)
 		strata_node_release(&x->files[i].n);
 	}
 	strata_free(x->files);
-	for (size_t i = 0; i < DKEYS; i++) {
-		strata_codec_free(x->keys[i].codec);
-		strata_hmac_free(x->keys[i].hmac);
-		strata_buf_release(&x->keys[i].in);
-		strata_buf_release(&x->keys[i].out);
-	}
+	for (size_t i = 0; i < DKEYS; i++)
+		keys_free(&x->keys[i]);
 	strata_buf_release(&x->path);
 	pthread_mutex_destroy(&x->lock);
 }

@@ -88,11 +88,21 @@ static int encode(const strata_attrs *a, strata_buf *b)
 	return rc;
 }
 
+int repo__spool_attrs(repo_spool *sp, const strata_attrs *attrs, repo_meta *out)
+{
+	strata_buf b = STRATA_BUF_INIT;
+	int rc;
+	b.limit = 16u << 20;
+	if (!(rc = encode(attrs, &b)) && !(rc = spool_put(sp, &b, &out->off)))
+		out->len = (uint32_t)b.len;
+	strata_buf_release(&b);
+	return rc;
+}
+
 int repo__extract(repo_spool *sp, const char *path, const uint8_t *head,
 		  size_t n, bool whole, strata_attrs *attrs, strata_cuts *cuts,
 		  repo_meta *out)
 {
-	strata_buf b = STRATA_BUF_INIT;
 	memset(out, 0, sizeof(*out));
 	cuts->n = 0;
 	strata_format f = strata_format_sniff(head, n, path);
@@ -108,11 +118,7 @@ int repo__extract(repo_spool *sp, const char *path, const uint8_t *head,
 		cuts->n = 0;
 		return rc; /* the caller warns; the bytes are stored anyway */
 	}
-	b.limit = 16u << 20;
-	if (!(rc = encode(attrs, &b)) && !(rc = spool_put(sp, &b, &out->off)))
-		out->len = (uint32_t)b.len;
-	strata_buf_release(&b);
-	return rc;
+	return repo__spool_attrs(sp, attrs, out);
 }
 
 /* Keys whose values name the subjects a file is about. */

@@ -391,6 +391,19 @@ static int store_chunk(worker *w, const uint8_t *p, size_t n, bool comp,
 	return seal_into_pack(w, id, p, n, comp);
 }
 
+/* Metadata a producer read: spooled as if extracted here. */
+static int given_meta(worker *w, inode *f, const repo_produced *pr)
+{
+	memset(&f->meta, 0, sizeof(f->meta));
+	for (size_t i = 0; pr->cuts && i < pr->cuts->n; i++) {
+		if (strata_grow(&w->cuts.off, &w->cuts.cap, w->cuts.n,
+				sizeof(*w->cuts.off)))
+			return strata_error_set(STRATA_ENOMEM, "out of memory");
+		w->cuts.off[w->cuts.n++] = pr->cuts->off[i];
+	}
+	return repo__spool_attrs(&w->g->spool, pr->attrs, &f->meta);
+}
+
 /* Read, chunk and store one file. *src_err tells a problem with the
  * source file (reported, the file left out) from one with the repository
  * (fatal for the ingest). */
@@ -422,6 +435,7 @@ static int do_file(worker *w, inode *f, bool *src_err)
 	}
 	/* the bytes: read into w->buf, or the produced ones where they are */
 	uint8_t *buf = mem ? (uint8_t *)mem : w->buf;
+	size_t kn = 0; /* next of pr.known */
 	*src_err = true;
 	const char *from = pr.path ? pr.path : f->src;
 	if (!vs || pr.path) {
@@ -471,11 +485,15 @@ static int do_file(worker *w, inode *f, bool *src_err)
 			comp = !known_compressed(buf, have);
 			first = false;
 			w->cuts.n = 0;
-			rc = w->g->no_extract
-				 ? 0
-				 : repo__extract(&w->g->spool, f->src, buf,
-						 have, eof && total == have,
-						 w->attrs, &w->cuts, &f->meta);
+			if (pr.attrs) /* the producer read them already */
+				rc = given_meta(w, f, &pr);
+			else
+				rc = w->g->no_extract
+					 ? 0
+					 : repo__extract(
+					       &w->g->spool, f->src, buf, have,
+					       eof && total == have, w->attrs,
+					       &w->cuts, &f->meta);
 			if (rc && !f->meta.damaged) {
 				*src_err = false; /* the spool: our side */
 				goto out;
@@ -493,12 +511,34 @@ static int do_file(worker *w, inode *f, bool *src_err)
 		}
 		size_t off = 0;
 		while (off < have && (eof || have - off >= r->chunk_max)) {
-			size_t len = strata_chunker_next(&r->chunker, buf + off,
-							 have - off, eof);
-			len =
-			    repo__cut(&cut, buf, have, off, len, r->chunk_min);
 			uint8_t csha[32];
-			if (off == 0 && len == have && eof && total == have) {
+			size_t len;
+			/* a chunk the producer knows: no chunker, no hash */
+			while (kn < pr.nknown && pr.known[kn].off < off)
+				kn++;
+			const repo_known *kc =
+			    mem && kn < pr.nknown && pr.known[kn].off == off &&
+				    pr.known[kn].len <= have - off
+				? &pr.known[kn++]
+				: NULL;
+			if (kc) {
+				len = kc->len;
+			} else {
+				len = strata_chunker_next(
+				    &r->chunker, buf + off, have - off, eof);
+				len = repo__cut(&cut, buf, have, off, len,
+						r->chunk_min);
+			}
+			if (kc && off == 0 && len == have && eof &&
+			    total == have) {
+				memcpy(csha, kc->sha, 32);
+				memcpy(whole, csha, 32);
+				single = true;
+			} else if (kc) {
+				memcpy(csha, kc->sha, 32);
+				strata_sha256_update(w->sha, buf + off, len);
+			} else if (off == 0 && len == have && eof &&
+				   total == have) {
 				/* the whole file is one chunk: one hash */
 				strata_sha256(csha, buf, len);
 				memcpy(whole, csha, 32);

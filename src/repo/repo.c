@@ -380,6 +380,13 @@ const char *strata_repo_id(const strata_repo *r)
 int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
 		    const uint8_t id[32], strata_buf *out)
 {
+	uint8_t sha[32];
+	return repo__load_blob_sha(r, c, h, id, out, sha);
+}
+
+int repo__load_blob_sha(strata_repo *r, strata_codec *c, strata_hmac *h,
+			const uint8_t id[32], strata_buf *out, uint8_t sha[32])
+{
 	char hex[65], name[128];
 	uint8_t check[32];
 	strata_hex(hex, id, 32);
@@ -405,7 +412,8 @@ int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
 	strata_free(buf);
 	if (rc)
 		return rc;
-	strata_blob_id(h, check, out->ptr, out->len);
+	strata_sha256(sha, out->ptr, out->len);
+	strata_blob_id_of_sha(h, check, sha);
 	if (memcmp(check, id, 32) || out->len != ent.raw_len)
 		return strata_error_set(
 		    STRATA_ECORRUPT,

@@ -89,6 +89,9 @@ void repo__audit_close(strata_repo *r);
 /* Read blob `id` and check that it hashes to its id. */
 int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
 		    const uint8_t id[32], strata_buf *out);
+/* The same, and the plaintext's SHA-256 (which its id is made from). */
+int repo__load_blob_sha(strata_repo *r, strata_codec *c, strata_hmac *h,
+			const uint8_t id[32], strata_buf *out, uint8_t sha[32]);
 int repo__load_tree(strata_repo *r, const uint8_t id[32], strata_tree *t);
 int repo__load_snapshot(strata_repo *r, const uint8_t id[32],
 			strata_snapshot *s);
@@ -174,11 +177,25 @@ struct strata_attrs;
 /* A version made from files produced on demand instead of read from the
  * file system (strata deid): the ingest asks for each file's bytes from
  * its workers, so only the files being stored are in memory. */
+/* Bytes [off, off + len) of a produced file are a chunk whose SHA-256
+ * is known (read and checked from the store just now). */
+typedef struct repo_known {
+	uint64_t off;
+	size_t len;
+	uint8_t sha[32];
+} repo_known;
+
 typedef struct repo_produced {
 	const uint8_t *data; /* the file's bytes (data_len of them), or */
 	size_t data_len;
-	char *path;   /* a file holding them */
-	bool skip;    /* left out of the version (the producer said why) */
+	char *path; /* a file holding them */
+	bool skip;  /* left out of the version (the producer said why) */
+	/* what the producer already knows of data, so the ingest need not
+	 * work it out again: its chunks, in order, and its metadata */
+	const repo_known *known;
+	size_t nknown;
+	const struct strata_attrs *attrs;
+	const struct strata_cuts *cuts;
 	void *handle; /* the producer's, until release */
 } repo_produced;
 
@@ -213,6 +230,9 @@ struct strata_cuts;
 int repo__extract(repo_spool *sp, const char *path, const uint8_t *head,
 		  size_t n, bool whole, struct strata_attrs *attrs,
 		  struct strata_cuts *cuts, repo_meta *out);
+/* Spool attributes read elsewhere. */
+int repo__spool_attrs(repo_spool *sp, const struct strata_attrs *attrs,
+		      repo_meta *out);
 /* Read a file's encoded attributes back from the spool (*out: free). */
 int repo__spool_read(repo_spool *sp, const repo_meta *m, uint8_t **out);
 
