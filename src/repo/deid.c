@@ -255,12 +255,13 @@ static int scan_identifiers(deid_ctx *x, const char *rel, const strata_attrs *a,
 
 /* The output's chunks that are the source's: its pixel data (between
  * the cut points both were read with), byte for byte, so the ingest
- * neither chunks nor hashes them again. */
+ * stores them under the source's ids without chunking or hashing them
+ * again (it still hashes the whole file). */
 static int known_chunks(dkeys *k)
 {
 	const strata_cuts *sc = &k->src_cuts, *oc = &k->out_cuts;
 	k->nknown = 0;
-	if (!sc->n || sc->n != oc->n)
+	if (!sc->n || !oc->n) /* a trailer may have gone: sc->n != oc->n */
 		return 0;
 	uint64_t sp = sc->off[0], op = oc->off[0];
 	uint64_t se = sc->n > 1 ? sc->off[1] : k->in.len;
@@ -295,6 +296,8 @@ static int deid_dicom(deid_ctx *x, dkeys *k, size_t i, repo_produced *pr)
 	char pseudo[24] = "";
 	const char *pid = NULL;
 	/* the pseudonym the catalog uses for this patient */
+	strata_attrs_clear(a);
+	k->src_cuts.n = 0;
 	if (!strata_dicom_read_mem(rel, in->ptr, in->len, a, &k->src_cuts)) {
 		const strata_attr *at = strata_attrs_find(a, "dicom.PatientID");
 		if (at && at->type == STRATA_ATTR_STR && at->s[0]) {
@@ -478,7 +481,6 @@ static int load_chunks(deid_ctx *x, dkeys *k, size_t i, uint32_t from,
 {
 	const strata_node *n = &x->files[i].n;
 	strata_buf c = STRATA_BUF_INIT;
-	uint8_t sha[32];
 	int rc = 0;
 	c.limit = STRATA_BLOB_MAX;
 	if (!from)
@@ -490,9 +492,14 @@ static int load_chunks(deid_ctx *x, dkeys *k, size_t i, uint32_t from,
 		    b ? b->ptr + b->len : NULL, 0, b ? b->cap - b->len : 0,
 		    b && b->cap - b->len > 1 ? b->cap - b->len - 1 : 1};
 		bool direct = fd < 0 && b->cap - b->len > 1;
-		if ((rc = repo__load_blob_sha(x->r, k->codec, k->hmac,
-					      n->chunks[j], direct ? &view : &c,
-					      sha))) {
+		/* the first chunk is checked against its id; the others are
+		 * either stored again under their own id (pixel data, see
+		 * known_chunks) or chunked and identified anew */
+		strata_buf *into = direct ? &view : &c;
+		if ((rc = j ? repo__load_blob_trusted(x->r, k->codec,
+						      n->chunks[j], into)
+			    : repo__load_blob(x->r, k->codec, k->hmac,
+					      n->chunks[j], into))) {
 			strata_error_prefix(rc, "'%s': ", x->files[i].path);
 			break;
 		}
@@ -506,7 +513,7 @@ static int load_chunks(deid_ctx *x, dkeys *k, size_t i, uint32_t from,
 			repo_known *kc = &k->chunks[k->nchunks++];
 			kc->off = b->len;
 			kc->len = direct ? view.len : c.len;
-			memcpy(kc->sha, sha, 32);
+			memcpy(kc->id, n->chunks[j], 32);
 			if (direct)
 				b->len += view.len;
 			else

@@ -311,6 +311,17 @@ size_t repo__cut(repo_cutter *c, const uint8_t *buf, size_t have, size_t off,
 	return best ? (size_t)(best - start) : len;
 }
 
+size_t repo__cut_room(const repo_cutter *c, size_t off, size_t n)
+{
+	uint64_t start = c->base + off;
+	for (size_t i = c->next_hint; i < c->hints->n; i++)
+		if (c->hints->off[i] > start)
+			return c->hints->off[i] - start < n
+				   ? (size_t)(c->hints->off[i] - start)
+				   : n;
+	return n;
+}
+
 void repo__cutter_start(repo_cutter *c, const strata_cuts *hints,
 			const uint8_t *head, size_t n)
 {

@@ -371,13 +371,11 @@ static bool hand_over(ingest *g, const uint8_t id[32], const uint8_t *p,
 	return true;
 }
 
-static int store_chunk(worker *w, const uint8_t *p, size_t n, bool comp,
-		       const uint8_t sha[32])
+static int store_chunk_id(worker *w, const uint8_t *p, size_t n, bool comp,
+			  const uint8_t id[32])
 {
 	strata_repo *r = w->g->r;
-	uint8_t id[32];
 	int rc;
-	strata_blob_id_of_sha(w->hmac, id, sha);
 	if ((rc = push_id(w, id)))
 		return rc;
 	pthread_mutex_lock(&r->ix.lock);
@@ -389,6 +387,14 @@ static int store_chunk(worker *w, const uint8_t *p, size_t n, bool comp,
 	if (hand_over(w->g, id, p, n, comp))
 		return 0;
 	return seal_into_pack(w, id, p, n, comp);
+}
+
+static int store_chunk(worker *w, const uint8_t *p, size_t n, bool comp,
+		       const uint8_t sha[32])
+{
+	uint8_t id[32];
+	strata_blob_id_of_sha(w->hmac, id, sha);
+	return store_chunk_id(w, p, n, comp, id);
 }
 
 /* Metadata a producer read: spooled as if extracted here. */
@@ -513,7 +519,7 @@ static int do_file(worker *w, inode *f, bool *src_err)
 		while (off < have && (eof || have - off >= r->chunk_max)) {
 			uint8_t csha[32];
 			size_t len;
-			/* a chunk the producer knows: no chunker, no hash */
+			/* a chunk the producer knows: no chunker, no id */
 			while (kn < pr.nknown && pr.known[kn].off < off)
 				kn++;
 			const repo_known *kc =
@@ -524,18 +530,20 @@ static int do_file(worker *w, inode *f, bool *src_err)
 			if (kc) {
 				len = kc->len;
 			} else {
+				/* no need to look past a hard cut point or a
+				 * known chunk: the chunk ends there at most */
+				size_t room =
+				    repo__cut_room(&cut, off, have - off);
+				if (kn < pr.nknown && pr.known[kn].off > off &&
+				    pr.known[kn].off - off < room)
+					room = (size_t)(pr.known[kn].off - off);
 				len = strata_chunker_next(
-				    &r->chunker, buf + off, have - off, eof);
+				    &r->chunker, buf + off, room,
+				    eof || room < have - off);
 				len = repo__cut(&cut, buf, have, off, len,
 						r->chunk_min);
 			}
-			if (kc && off == 0 && len == have && eof &&
-			    total == have) {
-				memcpy(csha, kc->sha, 32);
-				memcpy(whole, csha, 32);
-				single = true;
-			} else if (kc) {
-				memcpy(csha, kc->sha, 32);
+			if (kc) {
 				strata_sha256_update(w->sha, buf + off, len);
 			} else if (off == 0 && len == have && eof &&
 				   total == have) {
@@ -548,7 +556,12 @@ static int do_file(worker *w, inode *f, bool *src_err)
 				strata_sha256(csha, buf + off, len);
 			}
 			*src_err = false;
-			if ((rc = store_chunk(w, buf + off, len, comp, csha)))
+			if (kc)
+				rc = store_chunk_id(w, buf + off, len, comp,
+						    kc->id);
+			else
+				rc = store_chunk(w, buf + off, len, comp, csha);
+			if (rc)
 				goto out;
 			*src_err = true;
 			off += len;

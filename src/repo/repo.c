@@ -377,15 +377,9 @@ const char *strata_repo_id(const strata_repo *r)
 	return r->id;
 }
 
-int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
-		    const uint8_t id[32], strata_buf *out)
-{
-	uint8_t sha[32];
-	return repo__load_blob_sha(r, c, h, id, out, sha);
-}
-
-int repo__load_blob_sha(strata_repo *r, strata_codec *c, strata_hmac *h,
-			const uint8_t id[32], strata_buf *out, uint8_t sha[32])
+/* Blob `id` into out; with h, checked to hash to its id. */
+static int load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
+		     const uint8_t id[32], strata_buf *out)
 {
 	char hex[65], name[128];
 	uint8_t check[32];
@@ -412,15 +406,27 @@ int repo__load_blob_sha(strata_repo *r, strata_codec *c, strata_hmac *h,
 	strata_free(buf);
 	if (rc)
 		return rc;
-	strata_sha256(sha, out->ptr, out->len);
-	strata_blob_id_of_sha(h, check, sha);
-	if (memcmp(check, id, 32) || out->len != ent.raw_len)
+	if (h)
+		strata_blob_id(h, check, out->ptr, out->len);
+	if ((h && memcmp(check, id, 32)) || out->len != ent.raw_len)
 		return strata_error_set(
 		    STRATA_ECORRUPT,
 		    "blob %.16s in pack '%s' does not match "
 		    "its id",
 		    hex, name);
 	return 0;
+}
+
+int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
+		    const uint8_t id[32], strata_buf *out)
+{
+	return load_blob(r, c, h, id, out);
+}
+
+int repo__load_blob_trusted(strata_repo *r, strata_codec *c,
+			    const uint8_t id[32], strata_buf *out)
+{
+	return load_blob(r, c, NULL, id, out);
 }
 
 int repo__load_tree(strata_repo *r, const uint8_t id[32], strata_tree *t)

@@ -89,9 +89,11 @@ void repo__audit_close(strata_repo *r);
 /* Read blob `id` and check that it hashes to its id. */
 int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
 		    const uint8_t id[32], strata_buf *out);
-/* The same, and the plaintext's SHA-256 (which its id is made from). */
-int repo__load_blob_sha(strata_repo *r, strata_codec *c, strata_hmac *h,
-			const uint8_t id[32], strata_buf *out, uint8_t sha[32]);
+/* The same, checked only by the AEAD (its id not computed again): for
+ * bytes that are stored again under the same id, or whose own ids are
+ * computed anew. */
+int repo__load_blob_trusted(strata_repo *r, strata_codec *c,
+			    const uint8_t id[32], strata_buf *out);
 int repo__load_tree(strata_repo *r, const uint8_t id[32], strata_tree *t);
 int repo__load_snapshot(strata_repo *r, const uint8_t id[32],
 			strata_snapshot *s);
@@ -177,12 +179,12 @@ struct strata_attrs;
 /* A version made from files produced on demand instead of read from the
  * file system (strata deid): the ingest asks for each file's bytes from
  * its workers, so only the files being stored are in memory. */
-/* Bytes [off, off + len) of a produced file are a chunk whose SHA-256
- * is known (read and checked from the store just now). */
+/* Bytes [off, off + len) of a produced file are the stored chunk `id`:
+ * the producer read them from it just now. */
 typedef struct repo_known {
 	uint64_t off;
 	size_t len;
-	uint8_t sha[32];
+	uint8_t id[32];
 } repo_known;
 
 typedef struct repo_produced {
@@ -299,6 +301,9 @@ typedef struct repo_cutter {
 
 void repo__cutter_start(repo_cutter *c, const struct strata_cuts *hints,
 			const uint8_t *head, size_t n);
+/* How many of the n bytes at buffer offset `off` come before the next
+ * hard cut point (n if none does): the chunker need not look further. */
+size_t repo__cut_room(const repo_cutter *c, size_t off, size_t n);
 /* The chunk at buffer offset `off` that content-defined chunking made
  * `len` long: shortened to end at a cut point when there is one. */
 size_t repo__cut(repo_cutter *c, const uint8_t *buf, size_t have, size_t off,
