@@ -379,6 +379,7 @@ typedef struct strata_deid_run_opts {
 	const char *reference; /* CRAM: a local FASTA, or NULL */
 	bool fastq_strip_names;
 	bool progress;
+	int threads; /* 0: number of CPUs */
 } strata_deid_run_opts;
 typedef struct strata_deid_stats {
 	uint64_t files, dicom, genomic, held_back, skipped, uids_remapped;

@@ -6,8 +6,8 @@
 
 const char usage_deid[] =
     "strata deid NAME[@vN] --dataset NEW [--profile basic] [--option OPT,...]\n"
-    "       [--domain D] [--fastq-strip-names] [--reference FASTA] [-m MSG] "
-    "[--json]\n"
+    "       [--domain D] [--fastq-strip-names] [--reference FASTA] [-m MSG]\n"
+    "       [--threads N] [--json]\n"
     "\nDe-identify a version into a new curated version of class deid, with\n"
     "lineage to the source and a recipe naming profile, options, the\n"
     "standard's revision and the key version. DICOM: PS3.15 Annex E Basic\n"
@@ -22,6 +22,7 @@ const char usage_deid[] =
     "                    clean-visual-features only record what another\n"
     "                    tool did\n"
     "  --domain D        pseudonymisation domain (default: default)\n"
+    "  --threads N       worker threads (default: number of CPUs)\n"
     "\nstrata deid lookup SUBJECT [--domain D] [--json]: the vault - a\n"
     "subject's identifier, pseudonym and date shift (stewards; audited).\n"
     "\nExit status: 0 ok, 3 version made but files were held back.\n";
@@ -33,7 +34,8 @@ enum {
 	O_DOMAIN,
 	O_STRIP,
 	O_REF,
-	O_MSG
+	O_MSG,
+	O_THREADS
 };
 
 typedef struct dout {
@@ -75,10 +77,12 @@ int cmd_deid(cli *c, int argc, char **argv)
 	    {"fastq-strip-names", no_argument, NULL, O_STRIP},
 	    {"reference", required_argument, NULL, O_REF},
 	    {"message", required_argument, NULL, O_MSG},
+	    {"threads", required_argument, NULL, O_THREADS},
 	    {NULL, 0, NULL, 0}};
 	strata_deid_run_opts o;
 	strata_deid_stats st;
 	strata_repo *r = NULL;
+	uint64_t th;
 	int opt, rc;
 	memset(&o, 0, sizeof(o));
 	while ((opt = cli_getopt(c, argc, argv, opts, usage_deid)) != -1) {
@@ -104,6 +108,12 @@ int cmd_deid(cli *c, int argc, char **argv)
 		case 'm':
 		case O_MSG:
 			o.message = optarg;
+			break;
+		case O_THREADS:
+			if (strata_parse_u64(optarg, &th) || th < 1 || th > 64)
+				return cli_usage_error(usage_deid,
+						       "--threads takes 1..64");
+			o.threads = (int)th;
 			break;
 		default:
 			return cli_bad_option(usage_deid, argv);

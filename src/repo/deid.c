@@ -831,6 +831,7 @@ int strata_repo_deid(strata_repo *r, const char *spec,
 	io.from = from;
 	io.nfrom = 1;
 	io.recipe = recipe;
+	io.threads = o->threads;
 	repo_source src = {x.n,	    &x,	     src_path,	  src_size, src_attr,
 			   produce, release, src_subject, src_done};
 	rc = repo__ingest_source(r, &src, &io, &st->ingest);
