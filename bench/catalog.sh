@@ -50,13 +50,15 @@ s_rate=$(rate "$n" "$t0" "$t1"); p_rate=$(rate "$n" "$t1" "$t2"); d_rate=$(rate 
 R=$W/find-repo
 # A catalog of an older schema is rebuilt from the store at open, which
 # drops the synthetic version (it has no snapshot object): build again.
-if [ ! -f "$W/find.$NFIND" ] ||
+# the marker names the synthetic data's version (src/repo/synth.c)
+SYNTH=2
+if [ ! -f "$W/find.$NFIND.$SYNTH" ] ||
 	! "$STRATA" -R "$R" -q datasets 2>/dev/null | grep -q '^synth'; then
 	rm -rf "$R" "$W"/find.*
 	"$STRATA" init "$R" --kdf-memory 8 >/dev/null
 	echo "building a catalog of $NFIND files..." >&2
 	"$STRATA" -R "$R" debug synth synth "$NFIND"
-	touch "$W/find.$NFIND"
+	touch "$W/find.$NFIND.$SYNTH"
 fi
 queries=(
 	"dicom.PatientID = 'PAT-000123'"

@@ -71,15 +71,23 @@ static void imaging(alist *l, uint64_t *s, uint64_t i)
 
 static void genomics(alist *l, uint64_t *s)
 {
-	static const char *const build[] = {"GRCh38", "GRCh38", "GRCh37",
-					    "T2T-CHM13"};
+	/* a reference build and the contig counts its common releases have
+	 * (primary assembly, with alts and decoys, ...) */
+	static const struct {
+		const char *name;
+		double contigs[2];
+	} build[] = {{"GRCh38", {195, 3366}},
+		     {"GRCh38", {195, 3366}},
+		     {"GRCh37", {84, 86}},
+		     {"T2T-CHM13", {25, 25}}};
 	static const char *const plat[] = {"ILLUMINA", "ILLUMINA", "ONT",
 					   "PACBIO"};
 	static const char *const fmt[] = {"bam", "cram", "vcf", "fastq"};
+	size_t b = rnd(s) % N(build);
 	add_str(l, "format.name", pick(s, fmt, N(fmt)));
-	add_str(l, "genome.build", pick(s, build, N(build)));
+	add_str(l, "genome.build", build[b].name);
 	add_str(l, "seq.platform", pick(s, plat, N(plat)));
-	add_num(l, "genome.contigs", (double)(25 + rnd(s) % 3000));
+	add_num(l, "genome.contigs", build[b].contigs[rnd(s) & 1]);
 	add_num(l, "seq.read_length", (double)(100 + 50 * (rnd(s) % 3)));
 }
 
