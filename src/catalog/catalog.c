@@ -262,6 +262,7 @@ void strata_catalog_close(strata_catalog *c)
 	sqlite3_finalize(c->find_grp);
 	sqlite3_finalize(c->ins_grp);
 	sqlite3_finalize(c->set_grp);
+	sqlite3_finalize(c->find_like);
 	sqlite3_finalize(c->ins_attr);
 	sqlite3_close(c->db);
 	strata_aead_free(c->aead);
@@ -283,6 +284,7 @@ int strata_catalog_commit(strata_catalog *c)
 void strata_catalog_rollback(strata_catalog *c)
 {
 	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	c->like_snap_ok = false; /* its row may have gone with it */
 }
 
 int strata_catalog_has_snapshot(strata_catalog *c, const uint8_t id[32])
@@ -436,6 +438,41 @@ out:
 	return rc;
 }
 
+/* A file unchanged from row `like`: its sealed path and hash, and the
+ * owners of its attributes (meta, grp), copied from there. */
+static int add_like(strata_catalog *c, int64_t snap_row, uint64_t size,
+		    const char *layer, const char *klass, int64_t like,
+		    int64_t *row)
+{
+	int rc = 0;
+	if (!c->ins_file_like &&
+	    sqlite3_prepare_v2(
+		c->db,
+		"INSERT INTO files(snapshot_id, path_mac, path_enc, size, "
+		"sha256_enc, layer, class, meta, grp) "
+		"SELECT ?1, path_mac, path_enc, size, sha256_enc, ?2, ?3, "
+		"meta, grp FROM files WHERE rowid = ?4 AND size = ?5",
+		-1, &c->ins_file_like, NULL) != SQLITE_OK)
+		return catalog__db_err(c, "adding a file");
+	sqlite3_stmt *st = c->ins_file_like;
+	sqlite3_bind_int64(st, 1, snap_row);
+	sqlite3_bind_text(st, 2, layer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, klass, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, like);
+	sqlite3_bind_int64(st, 5, (int64_t)size);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = catalog__db_err(c, "adding a file");
+	else if (!sqlite3_changes(c->db))
+		rc = strata_error_set(STRATA_ECORRUPT,
+				      "catalog: no file row %lld of %" PRIu64
+				      " bytes to share attributes with",
+				      (long long)like, size);
+	else if (row)
+		*row = sqlite3_last_insert_rowid(c->db);
+	sqlite3_reset(st);
+	return rc;
+}
+
 int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 			    const char *path, size_t pathlen, uint64_t size,
 			    const uint8_t sha256[32], const char *layer,
@@ -444,25 +481,20 @@ int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 	uint8_t m[32];
 	strata_buf pe = STRATA_BUF_INIT, he = STRATA_BUF_INIT;
 	int rc;
-	/* like: share the attribute owners (meta, grp) of an earlier row */
-	sqlite3_stmt **ins = like ? &c->ins_file_like : &c->ins_file;
-	if (!*ins &&
-	    sqlite3_prepare_v2(
-		c->db,
-		like ? "INSERT INTO files(snapshot_id, path_mac, "
-		       "path_enc, size, sha256_enc, layer, class, meta, grp) "
-		       "SELECT ?,?,?,?,?,?,?, meta, grp FROM files "
-		       "WHERE rowid = ?"
-		     : "INSERT INTO files(snapshot_id, path_mac, "
-		       "path_enc, size, sha256_enc, layer, class) "
-		       "VALUES(?,?,?,?,?,?,?)",
-		-1, ins, NULL) != SQLITE_OK)
+	if (like)
+		return add_like(c, snap_row, size, layer, klass, like, row);
+	if (!c->ins_file &&
+	    sqlite3_prepare_v2(c->db,
+			       "INSERT INTO files(snapshot_id, path_mac, "
+			       "path_enc, size, sha256_enc, layer, class) "
+			       "VALUES(?,?,?,?,?,?,?)",
+			       -1, &c->ins_file, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "adding a file");
 	catalog__mac(c, m, "path", path, pathlen);
 	if ((rc = catalog__seal(c, &pe, "path", path, pathlen)) ||
 	    (rc = catalog__seal(c, &he, "sha256", sha256, 32)))
 		goto out;
-	sqlite3_stmt *st = *ins;
+	sqlite3_stmt *st = c->ins_file;
 	sqlite3_bind_int64(st, 1, snap_row);
 	sqlite3_bind_blob(st, 2, m, 32, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, pe.ptr, (int)pe.len, SQLITE_STATIC);
@@ -470,15 +502,8 @@ int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 	sqlite3_bind_blob(st, 5, he.ptr, (int)he.len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, layer, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, klass, -1, SQLITE_STATIC);
-	if (like)
-		sqlite3_bind_int64(st, 8, like);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = catalog__db_err(c, "adding a file");
-	else if (like && !sqlite3_changes(c->db))
-		rc = strata_error_set(STRATA_ECORRUPT,
-				      "catalog: no file row %lld to share "
-				      "attributes with",
-				      (long long)like);
 	else if (row)
 		*row = sqlite3_last_insert_rowid(c->db);
 	sqlite3_reset(st);

@@ -57,8 +57,9 @@ int strata_catalog_find(strata_catalog *c, const char *dataset,
 int strata_catalog_add_snapshot(strata_catalog *c, const strata_cat_snap *s,
 				int64_t *row);
 /* *row (if not NULL): the file's row, for strata_catalog_add_attrs.
- * like: 0, or the row of an earlier file this one is unchanged from,
- * whose attributes it then shares (nothing may be added to it). */
+ * like: 0, or the row of an earlier file this one is unchanged from (same
+ * path, same content): its sealed path and hash are copied, and its
+ * attributes shared (nothing may be added to the new row). */
 int strata_catalog_add_file(strata_catalog *c, int64_t snap_row,
 			    const char *path, size_t pathlen, uint64_t size,
 			    const uint8_t sha256[32], const char *layer,

@@ -20,6 +20,10 @@ struct strata_catalog {
 	uint64_t nonce_ctr;
 	sqlite3_stmt *ins_file, *ins_file_like;
 	sqlite3_stmt *find_grp, *ins_grp, *set_grp;
+	sqlite3_stmt *find_like; /* strata_catalog_file_like */
+	uint8_t like_snap[32];
+	int64_t like_snap_row;
+	bool like_snap_ok;
 	sqlite3_stmt *ins_attr;
 };
 

@@ -1031,23 +1031,29 @@ int strata_catalog_values(strata_catalog *c, const uint8_t snap_id[32],
 int strata_catalog_file_like(strata_catalog *c, const uint8_t snap_id[32],
 			     const char *path, int64_t *row)
 {
-	sqlite3_stmt *st;
-	int64_t sr;
 	uint8_t m[32];
-	int rc = snap_row(c, snap_id, &sr);
-	if (rc)
-		return rc;
-	catalog__mac(c, m, "path", path, strlen(path));
-	if (sqlite3_prepare_v2(c->db,
+	int rc = 0;
+	/* asked for every file an ingest carries: the snapshot's row and
+	 * the statement are kept */
+	if (!c->like_snap_ok || memcmp(c->like_snap, snap_id, 32)) {
+		if ((rc = snap_row(c, snap_id, &c->like_snap_row)))
+			return rc;
+		memcpy(c->like_snap, snap_id, 32);
+		c->like_snap_ok = true;
+	}
+	if (!c->find_like &&
+	    sqlite3_prepare_v2(c->db,
 			       "SELECT rowid FROM files WHERE snapshot_id = ? "
 			       "AND path_mac = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+			       -1, &c->find_like, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "finding a file");
-	sqlite3_bind_int64(st, 1, sr);
+	catalog__mac(c, m, "path", path, strlen(path));
+	sqlite3_stmt *st = c->find_like;
+	sqlite3_bind_int64(st, 1, c->like_snap_row);
 	sqlite3_bind_blob(st, 2, m, 32, SQLITE_STATIC);
 	int r = sqlite3_step(st);
 	if (r == SQLITE_ROW)
 		*row = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return r == SQLITE_ROW ? 0 : STRATA_ENOTFOUND;
 }

@@ -798,19 +798,25 @@ static void close_file(dcm *d)
 	strata_buf_release(&d->text);
 }
 
+/* Read d (set up by open_file or for memory, rc its result), then let it
+ * go; on error nothing is left in d->out. */
+static int read_and_close(dcm *d, int rc, strata_cuts *cuts)
+{
+	if (!rc)
+		rc = read_all(d, cuts);
+	close_file(d);
+	if (rc)
+		strata_attrs_clear(d->out);
+	return rc;
+}
+
 int strata_dicom_read(const char *path, strata_attrs *out, strata_cuts *cuts)
 {
 	dcm d;
 	memset(&d, 0, sizeof(d));
 	d.fd = -1;
 	d.out = out;
-	int rc = open_file(&d, path);
-	if (!rc)
-		rc = read_all(&d, cuts);
-	close_file(&d);
-	if (rc)
-		strata_attrs_clear(out);
-	return rc;
+	return read_and_close(&d, open_file(&d, path), cuts);
 }
 
 int strata_dicom_read_mem(const char *name, const uint8_t *p, size_t n,
@@ -823,11 +829,5 @@ int strata_dicom_read_mem(const char *name, const uint8_t *p, size_t n,
 	d.path = name;
 	d.mem = p;
 	d.size = n;
-	int rc = alloc_buffers(&d);
-	if (!rc)
-		rc = read_all(&d, cuts);
-	close_file(&d);
-	if (rc)
-		strata_attrs_clear(out);
-	return rc;
+	return read_and_close(&d, alloc_buffers(&d), cuts);
 }

@@ -692,46 +692,30 @@ static int src_done(void *payload)
 				x->spec, st->held_back, st->skipped);
 }
 
-/* The source version's files, in tree order. */
-static int list_tree(deid_ctx *x, const uint8_t id[32])
+/* The source version's files, in tree order (repo__walk_tree). */
+static int list_node(strata_buf *path, strata_node *n, void *payload)
 {
-	strata_tree t;
-	int rc = repo__load_tree(x->r, id, &t);
-	if (rc)
-		return rc;
-	size_t base = x->path.len;
-	for (size_t i = 0; !rc && i < t.n; i++) {
-		strata_node *n = &t.nodes[i];
-		x->path.len = base;
-		if ((base && (rc = strata_buf_put_u8(&x->path, '/'))) ||
-		    (rc = strata_buf_put(&x->path, n->name, n->name_len)) ||
-		    (rc = strata_buf_cstr(&x->path)))
-			break;
-		if (n->type == STRATA_NODE_DIR) {
-			rc = list_tree(x, n->subtree);
-			continue;
-		}
-		if (n->type != STRATA_NODE_FILE) {
-			report(x, (char *)x->path.ptr, "skipped",
-			       "not a regular file", false, 0);
-			continue;
-		}
-		x->st->files++;
-		x->bytes += n->size;
-		if (strata_grow(&x->files, &x->cap, x->n, sizeof(*x->files)) ||
-		    !(x->files[x->n].path =
-			  strata_strdup((char *)x->path.ptr))) {
-			rc = strata_error_set(STRATA_ENOMEM, "out of memory");
-			break;
-		}
-		x->files[x->n].n = *n;
-		x->files[x->n].subject = NULL;
-		memset(n, 0, sizeof(*n)); /* the chunks move to the list */
-		x->n++;
+	deid_ctx *x = payload;
+	if (n->type == STRATA_NODE_DIR)
+		return 0;
+	if (n->type != STRATA_NODE_FILE) {
+		report(x, (char *)path->ptr, "skipped", "not a regular file",
+		       false, 0);
+		return 0;
 	}
-	x->path.len = base;
-	strata_tree_release(&t);
-	return rc;
+	x->st->files++;
+	x->bytes += n->size;
+	if (strata_grow(&x->files, &x->cap, x->n, sizeof(*x->files)) ||
+	    !(x->files[x->n].path = strata_strdup((char *)path->ptr)))
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	dfile *f = &x->files[x->n++];
+	f->n = *n; /* its allocations move to the list */
+	f->subject = NULL;
+	n->name = NULL;
+	n->chunks = NULL;
+	n->nchunks = 0;
+	n->target = NULL;
+	return 0;
 }
 
 static void ctx_release(deid_ctx *x)
@@ -796,7 +780,7 @@ int strata_repo_deid(strata_repo *r, const char *spec,
 	/* reading the source is gated and audited as a restore for deid */
 	rc = repo__gate_read(r, "restore", spec, NULL);
 	if (!rc && !(rc = repo__open_spec(r, spec, &s, sid))) {
-		rc = list_tree(&x, s.root);
+		rc = repo__walk_tree(r, s.root, &x.path, list_node, &x);
 		strata_snapshot_release(&s);
 	}
 	repo__audit_done(r, rc, x.bytes);

@@ -477,30 +477,42 @@ int64_t repo__carried_meta(import_ctx *ic)
 	return meta;
 }
 
-int repo__import_tree(import_ctx *ic, const uint8_t id[32])
+int repo__walk_tree(strata_repo *r, const uint8_t id[32], strata_buf *path,
+		    repo_walk_cb cb, void *payload)
 {
 	strata_tree t;
-	int rc = repo__load_tree(ic->r, id, &t);
+	int rc = repo__load_tree(r, id, &t);
 	if (rc)
 		return rc;
-	size_t base = ic->path.len;
+	size_t base = path->len;
 	for (size_t i = 0; !rc && i < t.n; i++) {
 		strata_node *n = &t.nodes[i];
-		ic->path.len = base;
-		if ((base && (rc = strata_buf_put_u8(&ic->path, '/'))) ||
-		    (rc = strata_buf_put(&ic->path, n->name, n->name_len)))
+		path->len = base;
+		if ((base && (rc = strata_buf_put_u8(path, '/'))) ||
+		    (rc = strata_buf_put(path, n->name, n->name_len)) ||
+		    (rc = strata_buf_cstr(path)) || (rc = cb(path, n, payload)))
 			break;
 		if (n->type == STRATA_NODE_DIR)
-			rc = repo__import_tree(ic, n->subtree);
-		else if (n->type == STRATA_NODE_FILE)
-			rc = strata_catalog_add_file(
-			    ic->r->cat, ic->row, (char *)ic->path.ptr,
-			    ic->path.len, n->size, n->sha256, ic->layer,
-			    ic->klass, repo__carried_meta(ic), NULL);
+			rc = repo__walk_tree(r, n->subtree, path, cb, payload);
 	}
-	ic->path.len = base;
+	path->len = base;
 	strata_tree_release(&t);
 	return rc;
+}
+
+static int import_node(strata_buf *path, strata_node *n, void *payload)
+{
+	import_ctx *ic = payload;
+	if (n->type != STRATA_NODE_FILE)
+		return 0;
+	return strata_catalog_add_file(ic->r->cat, ic->row, (char *)path->ptr,
+				       path->len, n->size, n->sha256, ic->layer,
+				       ic->klass, repo__carried_meta(ic), NULL);
+}
+
+int repo__import_tree(import_ctx *ic, const uint8_t id[32])
+{
+	return repo__walk_tree(ic->r, id, &ic->path, import_node, ic);
 }
 
 int repo__import(strata_repo *r, const uint8_t id[32], const strata_snapshot *s)

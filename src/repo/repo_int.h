@@ -127,6 +127,13 @@ void repo__subject_map_release(repo_subject_map *m);
 /* The subject named for `path`, or NULL. */
 const char *repo__subject_map_find(const repo_subject_map *m, const char *path);
 int repo__import_tree(import_ctx *ic, const uint8_t id[32]);
+/* Every node below tree `id`, depth first in tree order, a directory
+ * before what it holds: cb(path, node), path being `path` (its contents
+ * on entry, the prefix) + "/" + the node's name, NUL-terminated. cb may
+ * take a file node's allocations (and zero them). */
+typedef int (*repo_walk_cb)(strata_buf *path, strata_node *n, void *payload);
+int repo__walk_tree(strata_repo *r, const uint8_t id[32], strata_buf *path,
+		    repo_walk_cb cb, void *payload);
 /* The attribute owner to share for a file carried unchanged to `path`
  * (ic->path), or 0. */
 int64_t repo__carried_meta(import_ctx *ic);

@@ -98,30 +98,12 @@ typedef struct ls_ctx {
 	strata_buf path;
 } ls_ctx;
 
-static int ls_tree(ls_ctx *x, const uint8_t id[32])
+static int ls_node(strata_buf *path, strata_node *n, void *payload)
 {
-	strata_tree t;
-	int rc = repo__load_tree(x->r, id, &t);
-	if (rc)
-		return rc;
-	size_t base = x->path.len;
-	for (size_t i = 0; !rc && i < t.n; i++) {
-		strata_node *n = &t.nodes[i];
-		strata_entry e;
-		x->path.len = base;
-		if ((base && (rc = strata_buf_put_u8(&x->path, '/'))) ||
-		    (rc = strata_buf_put(&x->path, n->name, n->name_len)) ||
-		    (rc = strata_buf_cstr(&x->path)))
-			break;
-		to_entry(&e, n, (char *)x->path.ptr, x->path.len);
-		if ((rc = x->cb(&e, x->payload)))
-			break;
-		if (n->type == STRATA_NODE_DIR)
-			rc = ls_tree(x, n->subtree);
-	}
-	x->path.len = base;
-	strata_tree_release(&t);
-	return rc;
+	ls_ctx *x = payload;
+	strata_entry e;
+	to_entry(&e, n, (char *)path->ptr, path->len);
+	return x->cb(&e, x->payload);
 }
 
 static int clean_path(const char *in, strata_buf *out)
@@ -164,7 +146,7 @@ int strata_repo_ls(strata_repo *r, const char *spec, const char *path,
 		goto out;
 	}
 	if (n.type == STRATA_NODE_DIR) {
-		rc = ls_tree(&x, n.subtree);
+		rc = repo__walk_tree(r, n.subtree, &x.path, ls_node, &x);
 	} else {
 		strata_entry e;
 		to_entry(&e, &n, (char *)x.path.ptr, x.path.len);
