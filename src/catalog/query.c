@@ -171,22 +171,19 @@ static int find_group(strata_catalog *c, const strata_cat_attr *a, size_t n,
 {
 	strata_buf b = STRATA_BUF_INIT;
 	uint8_t mac[32];
-	int rc = 0;
+	/* key NUL type value: a text and its NUL, or a number's 8 bytes */
+	int rc = strata_buf_reserve(&b, 4096);
 	for (size_t i = 0; !rc && i < n; i++) {
-		char num[64];
-		const char *v = a[i].s;
 		if (strata_catalog_key_instance(a[i].key))
 			continue;
-		if (a[i].type != 1) {
-			snprintf(num, sizeof(num), "%d:%.17g", a[i].type,
-				 a[i].n);
-			v = num;
-		}
 		if ((rc = strata_buf_puts(&b, a[i].key)) ||
 		    (rc = strata_buf_put_u8(&b, 0)) ||
-		    (rc = strata_buf_puts(&b, v)) ||
-		    (rc = strata_buf_put_u8(&b, 0)))
+		    (rc = strata_buf_put_u8(&b, (uint8_t)a[i].type)))
 			break;
+		if (a[i].type == 1)
+			rc = strata_buf_put(&b, a[i].s, strlen(a[i].s) + 1);
+		else
+			rc = strata_buf_put(&b, &a[i].n, sizeof(a[i].n));
 	}
 	*gid = 0;
 	if (rc || !b.len)

@@ -134,6 +134,7 @@ typedef struct attr_list {
 	size_t n, cap;
 	char **owned;
 	size_t nowned, capowned;
+	strata_buf arena; /* the decoded strings, reserved once: never moved */
 } attr_list;
 
 /* s (allocated, may be NULL after a failed allocation) to be freed with
@@ -147,6 +148,16 @@ static char *keep(attr_list *l, char *s)
 		return NULL;
 	}
 	return l->owned[l->nowned++] = s;
+}
+
+/* p[0, n) and a NUL in the arena (reserved for all of them). */
+static const char *arena_str(attr_list *l, const uint8_t *p, size_t n)
+{
+	char *at = (char *)l->arena.ptr + l->arena.len;
+	memcpy(at, p, n);
+	at[n] = 0;
+	l->arena.len += n + 1;
+	return at;
 }
 
 static int list_add(attr_list *l, const char *key, int type, const char *s,
@@ -168,6 +179,7 @@ static void list_release(attr_list *l)
 		strata_free(l->owned[i]);
 	strata_free(l->owned);
 	strata_free(l->a);
+	strata_buf_release(&l->arena);
 }
 
 static int add_subject(strata_repo *r, attr_list *l, const char *id, size_t n)
@@ -227,6 +239,9 @@ int repo__attrs_to_catalog(strata_repo *r, const uint8_t *p, size_t n,
 		rc = add_subject(r, &l, mapped_id, strlen(mapped_id));
 	strata_rd_init(&rd, p, n);
 	uint16_t count = n ? strata_rd_u16(&rd) : 0;
+	/* every key and text plus its NUL fits in n + 2 per attribute */
+	if (!rc)
+		rc = strata_buf_reserve(&l.arena, n + 2u * count + 16);
 	for (uint16_t i = 0; !rc && i < count; i++) {
 		const char *s = NULL;
 		int type = strata_rd_u8(&rd);
@@ -235,21 +250,13 @@ int repo__attrs_to_catalog(strata_repo *r, const uint8_t *p, size_t n,
 		double d = 0;
 		if (!k || kl >= 512)
 			break;
-		const char *key = keep(&l, strata_strndup((const char *)k, kl));
-		if (!key) {
-			rc = STRATA_ENOMEM;
-			break;
-		}
+		const char *key = arena_str(&l, k, kl);
 		if (type == STRATA_ATTR_STR) {
 			uint32_t sl = strata_rd_u32(&rd);
 			const uint8_t *v = strata_rd_bytes(&rd, sl);
 			if (!v)
 				break;
-			if (!(s = keep(&l,
-				       strata_strndup((const char *)v, sl)))) {
-				rc = STRATA_ENOMEM;
-				break;
-			}
+			s = arena_str(&l, v, sl);
 		} else {
 			uint64_t u = strata_rd_u64(&rd);
 			if (type == STRATA_ATTR_INT)
