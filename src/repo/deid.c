@@ -815,7 +815,11 @@ int strata_repo_deid(strata_repo *r, const char *spec,
 	io.from = from;
 	io.nfrom = 1;
 	io.recipe = recipe;
-	io.threads = o->threads;
+	/* from a remote store each worker waits on its requests most of the
+	 * time (one per chunk): more of them hide that latency */
+	io.threads = o->threads				    ? o->threads
+		     : strncmp(r->be->location, "s3://", 5) ? 0
+							    : 8;
 	repo_source src = {x.n,	    &x,	     src_path,	  src_size, src_attr,
 			   produce, release, src_subject, src_done};
 	rc = repo__ingest_source(r, &src, &io, &st->ingest);
