@@ -74,6 +74,21 @@ EOF
 ok -q -R "$REPO" ingest "$WORK/src/img/CT1_UNC.implicit_little_endian.dcm" --dataset ct
 ok -R "$REPO" deid ct --dataset ct-cur --json
 json_check "$OUT" 'j["bytes_new"] < 0.2 * j["bytes_total"]' "curated CT shares its pixel chunks with the source"
+# ... stored under the source's chunk ids without hashing them again: every
+# blob must still match its id, and each file its recorded SHA-256
+ok -R "$REPO" check --read-data
+ok -R "$REPO" restore ct-cur "$WORK/ctout" -q
+ok -R "$REPO" ls ct-cur --json
+$PY - "$OUT" "$WORK/ctout" <<'EOF' || die "a curated file does not match its recorded SHA-256"
+import hashlib, json, os, sys
+n = 0
+for e in json.load(open(sys.argv[1])):
+    if e["type"] == "file":
+        data = open(os.path.join(sys.argv[2], e["path"]), "rb").read()
+        assert hashlib.sha256(data).hexdigest() == e["sha256"], e["path"]
+        n += 1
+assert n == 1, n
+EOF
 
 # --- genomic headers --------------------------------------------------------------------------
 sm=$(samtools view -H "$WORK/src/gen/range.bam" | sed -n 's/.*\tSM:\([^\t]*\).*/\1/p' | head -1)
