@@ -475,73 +475,94 @@ static void keys_give(deid_ctx *x, dkeys *k)
 	pthread_mutex_unlock(&x->lock);
 }
 
-/* Chunks [from, to) of file i: appended to `b`, or written to `fd`. */
+/* Loading a file's chunks: into memory (b) or to a file (fd). */
+typedef struct chunk_sink {
+	deid_ctx *x;
+	dkeys *k;
+	size_t file;
+	uint32_t from;
+	strata_buf *b;
+	int fd;
+	strata_buf view, scratch;
+} chunk_sink;
+
+static strata_buf *chunk_into(void *payload, uint32_t j)
+{
+	chunk_sink *s = payload;
+	strata_buf *b = s->b;
+	(void)j;
+	/* into memory: decoded in place, in the room reserved for the whole
+	 * file (a limit, so the view is never reallocated) */
+	if (s->fd < 0 && b->cap - b->len > 1) {
+		strata_buf v = {b->ptr + b->len, 0, b->cap - b->len,
+				b->cap - b->len - 1};
+		s->view = v;
+		return &s->view;
+	}
+	return &s->scratch;
+}
+
+static int chunk_done(void *payload, uint32_t j, strata_buf *c)
+{
+	chunk_sink *s = payload;
+	dkeys *k = s->k;
+	if (s->fd >= 0) {
+		for (size_t off = 0; off < c->len;) {
+			ssize_t w = write(s->fd, c->ptr + off, c->len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return strata_error_set(
+				    strata_errno_code(errno),
+				    "cannot write to the staging directory "
+				    "'%s': %s",
+				    s->x->stage, strerror(errno));
+			off += (size_t)w;
+		}
+		return 0;
+	}
+	/* in memory: where each chunk is, and its id */
+	if (strata_grow(&k->chunks, &k->capchunks, k->nchunks,
+			sizeof(*k->chunks)))
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	repo_known *kc = &k->chunks[k->nchunks++];
+	kc->off = s->b->len;
+	kc->len = c->len;
+	memcpy(kc->id, s->x->files[s->file].n.chunks[s->from + j], 32);
+	if (c == &s->view) {
+		s->b->len += c->len;
+		return 0;
+	}
+	return strata_buf_put(s->b, c->ptr, c->len);
+}
+
+/* Chunks [from, to) of file i: appended to `b`, or written to `fd`. They
+ * are checked only by the AEAD: their bytes are either stored again under
+ * their own ids (pixel data, see known_chunks) or chunked and identified
+ * anew. */
 static int load_chunks(deid_ctx *x, dkeys *k, size_t i, uint32_t from,
 		       uint32_t to, strata_buf *b, int fd)
 {
 	const strata_node *n = &x->files[i].n;
-	strata_buf c = STRATA_BUF_INIT;
-	int rc = 0;
-	c.limit = STRATA_BLOB_MAX;
+	chunk_sink s = {x, k, i, from, b, fd, STRATA_BUF_INIT, STRATA_BUF_INIT};
+	repo_blob_sink sink = {chunk_into, chunk_done, &s};
+	s.scratch.limit = STRATA_BLOB_MAX;
 	if (!from)
 		k->nchunks = 0;
-	for (uint32_t j = from; !rc && j < to; j++) {
-		/* into memory: decoded in place, in the room reserved for the
-		 * whole file (a limit, so the view is never reallocated) */
-		strata_buf view = {
-		    b ? b->ptr + b->len : NULL, 0, b ? b->cap - b->len : 0,
-		    b && b->cap - b->len > 1 ? b->cap - b->len - 1 : 1};
-		bool direct = fd < 0 && b->cap - b->len > 1;
-		/* the first chunk is checked against its id; the others are
-		 * either stored again under their own id (pixel data, see
-		 * known_chunks) or chunked and identified anew */
-		strata_buf *into = direct ? &view : &c;
-		if ((rc = j ? repo__load_blob_trusted(x->r, k->codec,
-						      n->chunks[j], into)
-			    : repo__load_blob(x->r, k->codec, k->hmac,
-					      n->chunks[j], into))) {
-			strata_error_prefix(rc, "'%s': ", x->files[i].path);
-			break;
-		}
-		if (fd < 0) { /* in memory: where each chunk is, and its hash */
-			if (strata_grow(&k->chunks, &k->capchunks, k->nchunks,
-					sizeof(*k->chunks))) {
-				rc = strata_error_set(STRATA_ENOMEM,
-						      "out of memory");
-				break;
-			}
-			repo_known *kc = &k->chunks[k->nchunks++];
-			kc->off = b->len;
-			kc->len = direct ? view.len : c.len;
-			memcpy(kc->id, n->chunks[j], 32);
-			if (direct)
-				b->len += view.len;
-			else
-				rc = strata_buf_put(b, c.ptr, c.len);
-		} else {
-			for (size_t off = 0; !rc && off < c.len;) {
-				ssize_t w = write(fd, c.ptr + off, c.len - off);
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w <= 0)
-					rc = strata_error_set(
-					    strata_errno_code(errno),
-					    "cannot write to the staging "
-					    "directory '%s': %s",
-					    x->stage, strerror(errno));
-				else
-					off += (size_t)w;
-			}
-		}
-	}
-	strata_buf_release(&c);
+	int rc = from < to
+		     ? repo__load_blobs(x->r, k->codec, NULL, n->chunks + from,
+					to - from, &sink)
+		     : 0;
+	if (rc)
+		strata_error_prefix(rc, "'%s': ", x->files[i].path);
+	strata_buf_release(&s.scratch);
 	return rc;
 }
 
 /* A genomic file through the staging directory: the source written to
  * it, the de-identified output named in out->path. */
 static int produce_hts(deid_ctx *x, dkeys *k, size_t i, const strata_buf *first,
-		       repo_produced *out)
+		       uint32_t next, repo_produced *out)
 {
 	const char *rel = x->files[i].path;
 	const char *base = strrchr(rel, '/');
@@ -572,7 +593,8 @@ static int produce_hts(deid_ctx *x, dkeys *k, size_t i, const strata_buf *first,
 			done += (size_t)w;
 	}
 	if (!rc)
-		rc = load_chunks(x, k, i, 1, x->files[i].n.nchunks, &none, fd);
+		rc = load_chunks(x, k, i, next, x->files[i].n.nchunks, &none,
+				 fd);
 	if (close(fd) && !rc)
 		rc = strata_error_set(STRATA_EIO, "cannot write '%s'", src);
 	bool skip = true;
@@ -589,6 +611,8 @@ static int produce_hts(deid_ctx *x, dkeys *k, size_t i, const strata_buf *first,
 	return rc;
 }
 
+#define WHOLE_MAX (64u << 20) /* read whole before knowing the format */
+
 static int produce(void *payload, size_t i, repo_produced *out)
 {
 	deid_ctx *x = payload;
@@ -601,18 +625,23 @@ static int produce(void *payload, size_t i, repo_produced *out)
 	strata_buf_reset(in);
 	strata_buf_reset(&k->out);
 	in->limit = (size_t)4 << 30;
+	/* a small file is read whole, in as few requests as its chunks
+	 * allow; of a large one the first chunk tells what it is */
+	uint32_t have = f->n.size <= WHOLE_MAX ? f->n.nchunks
+			: f->n.nchunks	       ? 1
+					       : 0;
 	int rc = f->n.size < in->limit
 		     ? strata_buf_reserve(in, (size_t)f->n.size)
 		     : 0;
 	if (!rc)
-		rc = load_chunks(x, k, i, 0, f->n.nchunks ? 1 : 0, in, -1);
+		rc = load_chunks(x, k, i, 0, have, in, -1);
 	strata_format fmt = rc ? STRATA_FMT_UNKNOWN
 			       : strata_format_sniff(in->ptr, in->len, f->path);
 	if (rc)
 		return rc;
 	switch (fmt) {
 	case STRATA_FMT_DICOM:
-		if (!(rc = load_chunks(x, k, i, 1, f->n.nchunks, in, -1)))
+		if (!(rc = load_chunks(x, k, i, have, f->n.nchunks, in, -1)))
 			rc = deid_dicom(x, k, i, out);
 		break;
 	case STRATA_FMT_FASTQ:
@@ -621,7 +650,7 @@ static int produce(void *payload, size_t i, repo_produced *out)
 	case STRATA_FMT_CRAM:
 	case STRATA_FMT_VCF:
 	case STRATA_FMT_BCF:
-		rc = produce_hts(x, k, i, in, out);
+		rc = produce_hts(x, k, i, in, have, out);
 		break;
 	default:
 		/* no de-identifier: unknown content may identify someone */

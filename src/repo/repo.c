@@ -377,44 +377,64 @@ const char *strata_repo_id(const strata_repo *r)
 	return r->id;
 }
 
-/* Blob `id` into out; with h, checked to hash to its id. */
-static int load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
-		     const uint8_t id[32], strata_buf *out)
+/* Where blob `id` is. */
+static int blob_where(strata_repo *r, const uint8_t id[32],
+		      strata_index_ent *ent)
+{
+	pthread_mutex_lock(&r->ix.lock);
+	const strata_index_ent *e = strata_index_find(&r->ix, id);
+	if (e)
+		*ent = *e;
+	pthread_mutex_unlock(&r->ix.lock);
+	if (e && ent->pack < r->ix.npacks)
+		return 0;
+	char hex[65];
+	strata_hex(hex, id, 32);
+	return strata_error_set(STRATA_ECORRUPT,
+				"blob %.16s is missing from the index", hex);
+}
+
+/* The sealed blob `id` (at ent) decoded into out; with h, checked to hash
+ * to its id. */
+static int open_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
+		     const uint8_t id[32], const strata_index_ent *ent,
+		     const uint8_t *sealed, strata_buf *out)
 {
 	char hex[65], name[128];
 	uint8_t check[32];
+	int rc = strata_codec_open(c, out, sealed, ent->length, ent->raw_len);
+	if (!rc && h)
+		strata_blob_id(h, check, out->ptr, out->len);
+	if (!rc && !(h && memcmp(check, id, 32)) && out->len == ent->raw_len)
+		return 0;
 	strata_hex(hex, id, 32);
-	pthread_mutex_lock(&r->ix.lock);
-	const strata_index_ent *e = strata_index_find(&r->ix, id);
+	strata_pack_name(name, sizeof(name), r->ix.packs[ent->pack]);
+	if (rc)
+		return strata_error_prefix(rc, "blob %.16s in pack '%s': ", hex,
+					   name);
+	return strata_error_set(STRATA_ECORRUPT,
+				"blob %.16s in pack '%s' does not match "
+				"its id",
+				hex, name);
+}
+
+static int load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
+		     const uint8_t id[32], strata_buf *out)
+{
 	strata_index_ent ent;
-	if (e)
-		ent = *e;
-	pthread_mutex_unlock(&r->ix.lock);
-	if (!e || ent.pack >= r->ix.npacks)
-		return strata_error_set(STRATA_ECORRUPT,
-					"blob %.16s is missing from the index",
-					hex);
+	char name[128];
+	int rc = blob_where(r, id, &ent);
+	if (rc)
+		return rc;
 	uint8_t *buf = strata_malloc(ent.length);
 	if (!buf)
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	strata_pack_name(name, sizeof(name), r->ix.packs[ent.pack]);
-	int rc =
-	    r->be->ops->get_range(r->be, name, ent.offset, ent.length, buf);
-	if (!rc &&
-	    (rc = strata_codec_open(c, out, buf, ent.length, ent.raw_len)))
-		strata_error_prefix(rc, "blob %.16s in pack '%s': ", hex, name);
+	rc = r->be->ops->get_range(r->be, name, ent.offset, ent.length, buf);
+	if (!rc)
+		rc = open_blob(r, c, h, id, &ent, buf, out);
 	strata_free(buf);
-	if (rc)
-		return rc;
-	if (h)
-		strata_blob_id(h, check, out->ptr, out->len);
-	if ((h && memcmp(check, id, 32)) || out->len != ent.raw_len)
-		return strata_error_set(
-		    STRATA_ECORRUPT,
-		    "blob %.16s in pack '%s' does not match "
-		    "its id",
-		    hex, name);
-	return 0;
+	return rc;
 }
 
 int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
@@ -423,10 +443,50 @@ int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
 	return load_blob(r, c, h, id, out);
 }
 
-int repo__load_blob_trusted(strata_repo *r, strata_codec *c,
-			    const uint8_t id[32], strata_buf *out)
+#define RUN_MAX (16u << 20) /* bytes one request of load_blobs may read */
+
+int repo__load_blobs(strata_repo *r, strata_codec *c, strata_hmac *h,
+		     const uint8_t (*ids)[32], uint32_t n,
+		     const repo_blob_sink *sink)
 {
-	return load_blob(r, c, NULL, id, out);
+	strata_index_ent *ents = strata_calloc(n ? n : 1, sizeof(*ents));
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	int rc = ents ? 0 : strata_error_set(STRATA_ENOMEM, "out of memory");
+	for (uint32_t i = 0; !rc && i < n; i++)
+		rc = blob_where(r, ids[i], &ents[i]);
+	for (uint32_t a = 0, b; !rc && a < n; a = b) {
+		/* a run: blobs back to back in one pack, read at once */
+		uint64_t len = ents[a].length;
+		for (b = a + 1; b < n && ents[b].pack == ents[a].pack &&
+				ents[b].offset == ents[a].offset + len &&
+				len + ents[b].length <= RUN_MAX;
+		     b++)
+			len += ents[b].length;
+		if (len > cap) {
+			strata_free(buf);
+			cap = (size_t)len;
+			if (!(buf = strata_malloc(cap))) {
+				rc = strata_error_set(STRATA_ENOMEM,
+						      "out of memory");
+				break;
+			}
+		}
+		char name[128];
+		strata_pack_name(name, sizeof(name), r->ix.packs[ents[a].pack]);
+		rc = r->be->ops->get_range(r->be, name, ents[a].offset,
+					   (size_t)len, buf);
+		for (uint32_t i = a, at = 0; !rc && i < b; i++) {
+			strata_buf *out = sink->into(sink->payload, i);
+			if (!(rc = open_blob(r, c, h, ids[i], &ents[i],
+					     buf + at, out)))
+				rc = sink->done(sink->payload, i, out);
+			at += ents[i].length;
+		}
+	}
+	strata_free(buf);
+	strata_free(ents);
+	return rc;
 }
 
 int repo__load_tree(strata_repo *r, const uint8_t id[32], strata_tree *t)

@@ -89,11 +89,20 @@ void repo__audit_close(strata_repo *r);
 /* Read blob `id` and check that it hashes to its id. */
 int repo__load_blob(strata_repo *r, strata_codec *c, strata_hmac *h,
 		    const uint8_t id[32], strata_buf *out);
-/* The same, checked only by the AEAD (its id not computed again): for
- * bytes that are stored again under the same id, or whose own ids are
- * computed anew. */
-int repo__load_blob_trusted(strata_repo *r, strata_codec *c,
-			    const uint8_t id[32], strata_buf *out);
+/* Where repo__load_blobs puts blob i (into), and what it is told once
+ * the blob is there (done: 0 or an error, which stops the load). */
+typedef struct repo_blob_sink {
+	strata_buf *(*into)(void *payload, uint32_t i);
+	int (*done)(void *payload, uint32_t i, strata_buf *b);
+	void *payload;
+} repo_blob_sink;
+/* Blobs ids[0..n) in order, blobs lying back to back in a pack read in
+ * one request (at most 16 MiB). With h each is checked to hash to its
+ * id; without, only by the AEAD: for bytes that are stored again under
+ * the same id, or whose own ids are computed anew. */
+int repo__load_blobs(strata_repo *r, strata_codec *c, strata_hmac *h,
+		     const uint8_t (*ids)[32], uint32_t n,
+		     const repo_blob_sink *sink);
 int repo__load_tree(strata_repo *r, const uint8_t id[32], strata_tree *t);
 int repo__load_snapshot(strata_repo *r, const uint8_t id[32],
 			strata_snapshot *s);
