@@ -142,25 +142,6 @@ static int pread_full(int fd, void *p, size_t n, uint64_t off)
 	return 0;
 }
 
-static int pwrite_full(int fd, const void *p, size_t n, uint64_t off)
-{
-	const uint8_t *q = p;
-	while (n) {
-		ssize_t k = pwrite(fd, q, n, (off_t)off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			if (k == 0)
-				errno = ENOSPC;
-			return -1;
-		}
-		q += k;
-		n -= (size_t)k;
-		off += (uint64_t)k;
-	}
-	return 0;
-}
-
 static const uint8_t *rlast(const uint8_t *p, size_t n)
 {
 	while (n--)
@@ -422,7 +403,7 @@ static int write_ck(strata_audit *a, wstate *w, uint64_t seq,
 			  sodium_base64_VARIANT_ORIGINAL);
 	int k =
 	    snprintf(line, sizeof(line), "%" PRIu64 " %s %s\n", seq, hex, b64);
-	if (pwrite_full(w->ckfd, line, (size_t)k, w->ckend))
+	if (strata_pwrite_all(w->ckfd, line, (size_t)k, w->ckend))
 		return io_fail("write", w->ckpath);
 	if (fsync(w->ckfd))
 		return io_fail("sync", w->ckpath);
@@ -451,7 +432,7 @@ static int commit_locked(strata_audit *a, wstate *w)
 	rc = rc ? rc : encode_batch(a, w, head);
 	if (rc)
 		return rc;
-	if (pwrite_full(w->segfd, a->out.ptr, a->out.len, w->segend))
+	if (strata_pwrite_all(w->segfd, a->out.ptr, a->out.len, w->segend))
 		rc = io_fail("write", w->segpath);
 	else if (fsync(w->segfd))
 		rc = io_fail("sync", w->segpath);

@@ -163,6 +163,11 @@ double strata_mono(void);
 /* ISO 8601 UTC with seconds: out holds 32 bytes. */
 void strata_iso_time(char *out, size_t outlen, int64_t ns);
 int strata_mkdir_p(const char *path, mode_t mode);
+/* All n bytes to fd (at offset `at` for the p- form), through short
+ * writes and EINTR: 0, or -1 with errno set (ENOSPC if nothing more
+ * would go). */
+int strata_write_all(int fd, const void *p, size_t n);
+int strata_pwrite_all(int fd, const void *p, size_t n, uint64_t at);
 int strata_errno_code(int e);
 
 /* ---- JSON writer: pretty enough, always valid ---- */

@@ -1,6 +1,6 @@
 /*
- * util.c - hex encoding, checked number parsing, clocks, ISO time and
- * mkdir -p: small helpers with no better home.
+ * util.c - hex encoding, checked number parsing, clocks, ISO time,
+ * mkdir -p and whole writes: small helpers with no better home.
  */
 #include "common/common.h"
 
@@ -94,4 +94,36 @@ int strata_mkdir_p(const char *path, mode_t mode)
 		tmp[i] = c;
 	}
 	return 0;
+}
+
+/* at < 0: write(), else pwrite() at `at`. */
+static int put_all(int fd, const void *p, size_t n, int64_t at)
+{
+	const uint8_t *q = p;
+	while (n) {
+		ssize_t k =
+		    at < 0 ? write(fd, q, n) : pwrite(fd, q, n, (off_t)at);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			if (k == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		q += k;
+		n -= (size_t)k;
+		if (at >= 0)
+			at += k;
+	}
+	return 0;
+}
+
+int strata_write_all(int fd, const void *p, size_t n)
+{
+	return put_all(fd, p, n, -1);
+}
+
+int strata_pwrite_all(int fd, const void *p, size_t n, uint64_t at)
+{
+	return put_all(fd, p, n, (int64_t)at);
 }

@@ -475,6 +475,18 @@ static void keys_give(deid_ctx *x, dkeys *k)
 	pthread_mutex_unlock(&x->lock);
 }
 
+/* A write to the staging directory failed (errno). */
+static int stage_err(const deid_ctx *x)
+{
+	return strata_error_set(strata_errno_code(errno),
+				"cannot write to the staging directory '%s': "
+				"%s (genomic files are de-identified there: "
+				"make room below the repository's local "
+				"directory and run deid again; no version was "
+				"made)",
+				x->stage, strerror(errno));
+}
+
 /* Loading a file's chunks: into memory (b) or to a file (fd). */
 typedef struct chunk_sink {
 	deid_ctx *x;
@@ -506,21 +518,9 @@ static int chunk_done(void *payload, uint32_t j, strata_buf *c)
 {
 	chunk_sink *s = payload;
 	dkeys *k = s->k;
-	if (s->fd >= 0) {
-		for (size_t off = 0; off < c->len;) {
-			ssize_t w = write(s->fd, c->ptr + off, c->len - off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				return strata_error_set(
-				    strata_errno_code(errno),
-				    "cannot write to the staging directory "
-				    "'%s': %s",
-				    s->x->stage, strerror(errno));
-			off += (size_t)w;
-		}
-		return 0;
-	}
+	if (s->fd >= 0)
+		return strata_write_all(s->fd, c->ptr, c->len) ? stage_err(s->x)
+							       : 0;
 	/* in memory: where each chunk is, and its id */
 	if (strata_grow(&k->chunks, &k->capchunks, k->nchunks,
 			sizeof(*k->chunks)))
@@ -576,22 +576,10 @@ static int produce_hts(deid_ctx *x, dkeys *k, size_t i, const strata_buf *first,
 		return rc;
 	int fd = open(src, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return strata_error_set(strata_errno_code(errno),
-					"cannot write to the staging directory "
-					"'%s': %s",
-					x->stage, strerror(errno));
+		return stage_err(x);
 	strata_buf none = STRATA_BUF_INIT;
-	size_t done = 0;
-	while (!rc && done < first->len) {
-		ssize_t w = write(fd, first->ptr + done, first->len - done);
-		if (w <= 0 && errno != EINTR)
-			rc = strata_error_set(strata_errno_code(errno),
-					      "cannot write to the staging "
-					      "directory '%s': %s",
-					      x->stage, strerror(errno));
-		else if (w > 0)
-			done += (size_t)w;
-	}
+	if (strata_write_all(fd, first->ptr, first->len))
+		rc = stage_err(x);
 	if (!rc)
 		rc = load_chunks(x, k, i, next, x->files[i].n.nchunks, &none,
 				 fd);

@@ -162,20 +162,6 @@ out:
 
 /* ---- cat ---- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 static int write_chunks(strata_repo *r, strata_codec *c, strata_hmac *h,
 			const strata_node *n, int fd, const char *what)
 {
@@ -189,7 +175,7 @@ static int write_chunks(strata_repo *r, strata_codec *c, strata_hmac *h,
 			break;
 		}
 		total += b.len;
-		if (write_all(fd, b.ptr, b.len))
+		if (strata_write_all(fd, b.ptr, b.len))
 			rc = strata_error_set(strata_errno_code(errno),
 					      "cannot write '%s': %s", what,
 					      strerror(errno));
@@ -846,21 +832,6 @@ static int job_fd(restore_ctx *x, rjob *j, uint32_t ji, int *fd)
 	return rc;
 }
 
-static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t at)
-{
-	while (n) {
-		ssize_t k = pwrite(fd, p, n, (off_t)at);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-		at += (uint64_t)k;
-	}
-	return 0;
-}
-
 static int write_item(rworker *w, size_t i, size_t a)
 {
 	restore_ctx *x = w->x;
@@ -871,7 +842,8 @@ static int write_item(rworker *w, size_t i, size_t a)
 		return rc;
 	if ((rc = job_fd(x, j, it->job, &fd)))
 		return rc;
-	if (it->length && pwrite_all(fd, w->plain.ptr, w->plain.len, it->at))
+	if (it->length &&
+	    strata_pwrite_all(fd, w->plain.ptr, w->plain.len, it->at))
 		rc = strata_error_set(strata_errno_code(errno),
 				      "cannot write '%s': %s", j->path,
 				      strerror(errno));

@@ -52,24 +52,6 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
-static int write_all(int fd, const void *p, size_t len)
-{
-	const uint8_t *q = p;
-	while (len) {
-		ssize_t n = write(fd, q, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		q += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int put_file(local *l, const char *name, const void *p, size_t len,
 		    bool defer);
 
@@ -150,7 +132,7 @@ static int write_direct(const char *tmp, const void *p, size_t len)
 	for (size_t done = 0; !rc && done < bulk; done += BOUNCE) {
 		size_t n = bulk - done < BOUNCE ? bulk - done : BOUNCE;
 		memcpy(al, (const uint8_t *)p + done, n);
-		rc = write_all(fd, al, n);
+		rc = strata_write_all(fd, al, n);
 		e = errno;
 		if (rc && done == 0 && e == EINVAL) {
 			free(al);
@@ -168,7 +150,7 @@ static int write_direct(const char *tmp, const void *p, size_t len)
 	fd = open(tmp, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	rc = write_all(fd, (const uint8_t *)p + bulk, len - bulk);
+	rc = strata_write_all(fd, (const uint8_t *)p + bulk, len - bulk);
 	e = errno;
 	close(fd);
 	errno = e;
@@ -210,7 +192,7 @@ static int put_file(local *l, const char *name, const void *p, size_t len,
 			len = 0;
 		}
 	}
-	if (defer && (!len || !write_all(fd, p, len))) {
+	if (defer && (!len || !strata_write_all(fd, p, len))) {
 		/* start writeback now; sync() waits for it */
 		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 		close(fd);
@@ -221,7 +203,7 @@ static int put_file(local *l, const char *name, const void *p, size_t len,
 		}
 		return remember(l, path);
 	}
-	if (defer || (len && write_all(fd, p, len)) || fsync(fd)) {
+	if (defer || (len && strata_write_all(fd, p, len)) || fsync(fd)) {
 		rc = io_err("write", path);
 		close(fd);
 		unlink(tmp);
