@@ -30,18 +30,8 @@ export STRATA_PASSWORD=bench-password PYTHONDONTWRITEBYTECODE=1
 W=$BENCH_DIR/deid
 log() { printf '[deid] %s\n' "$*" >&2; }
 
-apt_install() { # idempotent: only called with packages whose commands are missing
-	if [ "$(id -u)" != 0 ]; then
-		log "missing packages: $* -- install them (apt-get needs root)"
-		return 1
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	log "apt-get install $*"
-	if ! apt-get install -y -qq --no-install-recommends "$@" >/dev/null; then
-		apt-get update -qq || true
-		apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-	fi
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 need=()
 command -v gdcmanon >/dev/null 2>&1 || need+=(libgdcm-tools)
 command -v dcmodify >/dev/null 2>&1 || need+=(dcmtk)

@@ -8,19 +8,8 @@ REPO_ROOT=$(cd "$BENCH_ROOT/.." && pwd)
 
 log() { printf '[bench] %s\n' "$*"; }
 
-apt_install() {
-    # Idempotent: only called with packages whose commands are missing.
-    if [ "$(id -u)" != 0 ]; then
-        log "missing packages: $* -- install them (apt-get needs root)"
-        return 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    log "apt-get install $*"
-    if ! apt-get install -y -qq --no-install-recommends "$@" >/dev/null; then
-        apt-get update -qq || true
-        apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-    fi
-}
+# shellcheck source=bench/lib.sh
+. "$BENCH_ROOT/lib.sh"
 
 need=()
 command -v restic >/dev/null 2>&1 || need+=(restic)
