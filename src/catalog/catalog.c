@@ -464,8 +464,11 @@ static int add_like(strata_catalog *c, int64_t snap_row, uint64_t size,
 		rc = catalog__db_err(c, "adding a file");
 	else if (!sqlite3_changes(c->db))
 		rc = strata_error_set(STRATA_ECORRUPT,
-				      "catalog: no file row %lld of %" PRIu64
-				      " bytes to share attributes with",
+				      "the catalog does not match the store "
+				      "(no file row %lld of %" PRIu64
+				      " bytes to share attributes with): "
+				      "nothing was added; move "
+				      "local/catalog.db aside to rebuild it",
 				      (long long)like, size);
 	else if (row)
 		*row = sqlite3_last_insert_rowid(c->db);

@@ -773,10 +773,8 @@ static void *prefetch(void *arg)
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		int fd = g->jobs[i]->virt
-			     ? -1
-			     : open(g->jobs[i]->src,
-				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		int fd =
+		    open(g->jobs[i]->src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0) {
 			posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
 			close(fd);
@@ -825,7 +823,8 @@ static int run_workers(ingest *g)
 	if ((rc = repo__uploader_start(&g->up, g->r, 1)))
 		goto out;
 	pthread_t pf;
-	bool pf_started = !pthread_create(&pf, NULL, prefetch, g);
+	/* produced files are not on disk: nothing to read ahead */
+	bool pf_started = !g->source && !pthread_create(&pf, NULL, prefetch, g);
 	for (int i = 0; i < nt; i++) {
 		if ((rc = worker_init(&ws[i], g)))
 			goto join;
