@@ -264,6 +264,7 @@ void strata_catalog_close(strata_catalog *c)
 	sqlite3_finalize(c->set_grp);
 	sqlite3_finalize(c->find_like);
 	sqlite3_finalize(c->ins_attr);
+	catalog__stage_free(c);
 	sqlite3_close(c->db);
 	strata_aead_free(c->aead);
 	strata_hmac_free(c->hmac);

@@ -87,6 +87,26 @@ bool strata_catalog_key_instance(const char *key);
 int strata_catalog_add_attr(strata_catalog *c, int64_t file_row,
 			    const char *key, int type, const char *s, double n);
 bool strata_catalog_key_sealed(const char *key);
+/* Staging: the rows of an ingest's newly read files, prepared (sealed,
+ * MACed, grouped) by one thread while the files are still being read, in
+ * a private temporary database, and added in bulk when the version
+ * commits. Between begin and done nothing else may use the catalog
+ * (stage_file takes no lock on the catalog proper). */
+int strata_catalog_stage_begin(strata_catalog *c);
+/* One file: its path, size, content hash and attributes (may be none). */
+int strata_catalog_stage_file(strata_catalog *c, const char *path,
+			      size_t pathlen, uint64_t size,
+			      const uint8_t sha256[32],
+			      const strata_cat_attr *a, size_t n);
+/* All files are staged: the staging transaction ends. */
+int strata_catalog_stage_done(strata_catalog *c);
+/* Inside the version's transaction (strata_catalog_begin): every staged
+ * file becomes a row of snapshot snap_row, after the rows already added,
+ * in the order staged. */
+int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
+				const char *layer, const char *klass);
+/* Drops the staged rows, committed or not. */
+void strata_catalog_stage_end(strata_catalog *c);
 /* Lineage: `child` (a snapshot row) was made from snapshot object
  * `parent` with `recipe` (may be NULL). */
 int strata_catalog_add_source(strata_catalog *c, int64_t child,

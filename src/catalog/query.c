@@ -84,13 +84,41 @@ static void attr_mac(strata_catalog *c, uint8_t out[32], const char *key,
 	strata_buf_release(&b);
 }
 
+int catalog__bind_value(strata_catalog *c, sqlite3_stmt *st, int iv,
+			strata_buf *enc, const char *key, int type,
+			const char *s, double n)
+{
+	char num[64];
+	if (type != 1) { /* numbers are sealed as their text form */
+		snprintf(num, sizeof(num), "%.17g", n);
+		s = num;
+	}
+	if (strata_catalog_key_sealed(key)) {
+		uint8_t mac[32];
+		int rc;
+		attr_mac(c, mac, key, s);
+		strata_buf_reset(enc);
+		if ((rc = catalog__seal(c, enc, "attr", s, strlen(s))))
+			return rc;
+		sqlite3_bind_blob(st, iv, mac, 32, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(st, iv + 1, enc->ptr, (int)enc->len,
+				  SQLITE_STATIC);
+		return 0;
+	}
+	if (type == 1)
+		sqlite3_bind_text(st, iv, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_double(st, iv, n);
+	sqlite3_bind_null(st, iv + 1);
+	return 0;
+}
+
 int strata_catalog_add_attr(strata_catalog *c, int64_t file_row,
 			    const char *key, int type, const char *s, double n)
 {
 	sqlite3_stmt *st = c->ins_attr;
 	strata_buf enc = STRATA_BUF_INIT;
-	uint8_t mac[32];
-	int rc = 0;
+	int rc;
 	if (!st && sqlite3_prepare_v2(
 		       c->db,
 		       "INSERT OR REPLACE INTO attrs(file_id, key, v, enc) "
@@ -98,30 +126,12 @@ int strata_catalog_add_attr(strata_catalog *c, int64_t file_row,
 		       -1, &c->ins_attr, NULL) != SQLITE_OK)
 		return catalog__db_err(c, "adding metadata");
 	st = c->ins_attr;
-	char num[64];
-	if (type != 1) { /* numbers are sealed as their text form */
-		snprintf(num, sizeof(num), "%.17g", n);
-		s = num;
-	}
 	sqlite3_bind_int64(st, 1, file_row);
 	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	if (strata_catalog_key_sealed(key)) {
-		attr_mac(c, mac, key, s);
-		if ((rc = catalog__seal(c, &enc, "attr", s, strlen(s))))
-			goto out;
-		sqlite3_bind_blob(st, 3, mac, 32, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 4, enc.ptr, (int)enc.len, SQLITE_STATIC);
-	} else {
-		if (type == 1)
-			sqlite3_bind_text(st, 3, s, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_double(st, 3, n);
-		sqlite3_bind_null(st, 4);
-	}
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (!(rc = catalog__bind_value(c, st, 3, &enc, key, type, s, n)) &&
+	    sqlite3_step(st) != SQLITE_DONE)
 		rc = catalog__db_err(c, "adding metadata");
 	sqlite3_reset(st);
-out:
 	strata_buf_release(&enc);
 	return rc;
 }
@@ -163,6 +173,29 @@ static const char *owner(const char *key)
 	return strata_catalog_key_instance(key) ? "meta" : "grp";
 }
 
+int catalog__group_mac(strata_catalog *c, const strata_cat_attr *a, size_t n,
+		       const bool *inst, strata_buf *b, uint8_t mac[32])
+{
+	/* key NUL type value: a text and its NUL, or a number's 8 bytes */
+	int rc = 0;
+	strata_buf_reset(b);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (inst ? inst[i] : strata_catalog_key_instance(a[i].key))
+			continue;
+		if ((rc = strata_buf_puts(b, a[i].key)) ||
+		    (rc = strata_buf_put_u8(b, 0)) ||
+		    (rc = strata_buf_put_u8(b, (uint8_t)a[i].type)))
+			break;
+		if (a[i].type == 1)
+			rc = strata_buf_put(b, a[i].s, strlen(a[i].s) + 1);
+		else
+			rc = strata_buf_put(b, &a[i].n, sizeof(a[i].n));
+	}
+	if (!rc && b->len)
+		catalog__mac(c, mac, "group", b->ptr, b->len);
+	return rc;
+}
+
 /* The group id (negative) holding exactly the attributes a[0..n) not in
  * instance_keys, created on first sight. Groups are found by an HMAC of
  * their content, so the catalog holds no plain digest of sealed values. */
@@ -171,24 +204,10 @@ static int find_group(strata_catalog *c, const strata_cat_attr *a, size_t n,
 {
 	strata_buf b = STRATA_BUF_INIT;
 	uint8_t mac[32];
-	/* key NUL type value: a text and its NUL, or a number's 8 bytes */
-	int rc = strata_buf_reserve(&b, 4096);
-	for (size_t i = 0; !rc && i < n; i++) {
-		if (strata_catalog_key_instance(a[i].key))
-			continue;
-		if ((rc = strata_buf_puts(&b, a[i].key)) ||
-		    (rc = strata_buf_put_u8(&b, 0)) ||
-		    (rc = strata_buf_put_u8(&b, (uint8_t)a[i].type)))
-			break;
-		if (a[i].type == 1)
-			rc = strata_buf_put(&b, a[i].s, strlen(a[i].s) + 1);
-		else
-			rc = strata_buf_put(&b, &a[i].n, sizeof(a[i].n));
-	}
+	int rc = catalog__group_mac(c, a, n, NULL, &b, mac);
 	*gid = 0;
 	if (rc || !b.len)
 		goto out;
-	catalog__mac(c, mac, "group", b.ptr, b.len);
 	if ((!c->find_grp &&
 	     sqlite3_prepare_v2(c->db, "SELECT id FROM groups WHERE mac = ?",
 				-1, &c->find_grp, NULL) != SQLITE_OK) ||

@@ -449,10 +449,14 @@ static bool is_string_vr(const char *vr)
 static int record(dcm *d, const dicom__tag *t, const char *file_vr,
 		  const uint8_t *p, size_t n, bool big)
 {
-	char key[80];
+	char key[80] = "dicom.";
 	const char *vr = file_vr[0] && strcmp(file_vr, "UN") ? file_vr : t->vr;
+	size_t kl = strlen(t->keyword);
 	int rc;
-	snprintf(key, sizeof(key), "dicom.%s", t->keyword);
+	if (kl > sizeof(key) - 7)
+		kl = sizeof(key) - 7; /* dictionary keywords are shorter */
+	memcpy(key + 6, t->keyword, kl);
+	key[6 + kl] = '\0';
 	if (!strcmp(file_vr, "UN"))
 		big = false; /* UN values keep the implicit LE encoding */
 	if (!is_string_vr(vr))

@@ -228,20 +228,19 @@ int repo__spool_read(repo_spool *sp, const repo_meta *m, uint8_t **out)
 	return 0;
 }
 
-int repo__attrs_to_catalog(strata_repo *r, const uint8_t *p, size_t n,
-			   int64_t file_row, const char *mapped_id)
+/* A file's encoded attributes (as spooled) into l, and its subjects. */
+static int decode_attrs(strata_repo *r, const uint8_t *p, size_t n,
+			const char *mapped_id, attr_list *l)
 {
-	attr_list l;
 	strata_rd rd;
 	int rc = 0;
-	memset(&l, 0, sizeof(l));
 	if (mapped_id)
-		rc = add_subject(r, &l, mapped_id, strlen(mapped_id));
+		rc = add_subject(r, l, mapped_id, strlen(mapped_id));
 	strata_rd_init(&rd, p, n);
 	uint16_t count = n ? strata_rd_u16(&rd) : 0;
 	/* every key and text plus its NUL fits in n + 2 per attribute */
 	if (!rc)
-		rc = strata_buf_reserve(&l.arena, n + 2u * count + 16);
+		rc = strata_buf_reserve(&l->arena, n + 2u * count + 16);
 	for (uint16_t i = 0; !rc && i < count; i++) {
 		const char *s = NULL;
 		int type = strata_rd_u8(&rd);
@@ -250,13 +249,13 @@ int repo__attrs_to_catalog(strata_repo *r, const uint8_t *p, size_t n,
 		double d = 0;
 		if (!k || kl >= 512)
 			break;
-		const char *key = arena_str(&l, k, kl);
+		const char *key = arena_str(l, k, kl);
 		if (type == STRATA_ATTR_STR) {
 			uint32_t sl = strata_rd_u32(&rd);
 			const uint8_t *v = strata_rd_bytes(&rd, sl);
 			if (!v)
 				break;
-			s = arena_str(&l, v, sl);
+			s = arena_str(l, v, sl);
 		} else {
 			uint64_t u = strata_rd_u64(&rd);
 			if (type == STRATA_ATTR_INT)
@@ -264,13 +263,36 @@ int repo__attrs_to_catalog(strata_repo *r, const uint8_t *p, size_t n,
 			else
 				memcpy(&d, &u, 8);
 		}
-		if ((rc = list_add(&l, key, type, s, d)))
+		if ((rc = list_add(l, key, type, s, d)))
 			break;
 		if (s && !mapped_id && subject_key(key))
-			rc = add_subjects(r, &l, s);
+			rc = add_subjects(r, l, s);
 	}
+	return rc;
+}
+
+int repo__attrs_to_catalog(strata_repo *r, const uint8_t *p, size_t n,
+			   int64_t file_row, const char *mapped_id)
+{
+	attr_list l;
+	memset(&l, 0, sizeof(l));
+	int rc = decode_attrs(r, p, n, mapped_id, &l);
 	if (!rc && l.n)
 		rc = strata_catalog_add_attrs(r->cat, file_row, l.a, l.n);
+	list_release(&l);
+	return rc;
+}
+
+int repo__attrs_to_stage(strata_repo *r, const char *path, size_t pathlen,
+			 uint64_t size, const uint8_t sha256[32],
+			 const uint8_t *p, size_t n, const char *mapped_id)
+{
+	attr_list l;
+	memset(&l, 0, sizeof(l));
+	int rc = decode_attrs(r, p, n, mapped_id, &l);
+	if (!rc)
+		rc = strata_catalog_stage_file(r->cat, path, pathlen, size,
+					       sha256, l.a, l.n);
 	list_release(&l);
 	return rc;
 }

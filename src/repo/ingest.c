@@ -21,6 +21,7 @@ typedef struct inode {
 	bool kept; /* taken whole from the previous version (--update) */
 	bool failed;
 	bool virt; /* file vi of the ingest's repo_source (src: its path) */
+	int done;  /* its job ended (read by the staging thread) */
 	size_t vi;
 	repo_meta meta; /* extracted metadata, in the spool */
 } inode;
@@ -50,6 +51,7 @@ typedef struct ingest {
 	const repo_source *source; /* or NULL: files from the file system */
 	double t0;		   /* for STRATA_TRACE */
 	bool no_extract; /* STRATA_NO_EXTRACT: for measuring what it costs */
+	bool staged; /* rows of files read now: staged while they are read */
 	uint8_t (*sources)[32];
 	dev_t repo_dev; /* the repository's own directory is never ingested */
 	ino_t repo_ino;
@@ -649,6 +651,7 @@ static void do_job(worker *w, inode *f)
 		f->failed = true;
 	}
 	__atomic_add_fetch(&g->files_done, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->done, 1, __ATOMIC_RELEASE);
 }
 
 /* Each worker seals chunks handed over by others first, then takes the
@@ -784,6 +787,75 @@ static void *prefetch(void *arg)
 	return NULL;
 }
 
+/* ---- catalog rows, staged while the files are read ---- */
+
+/* A file read now, once its job has ended: its row and attributes. */
+static int stage_file(ingest *g, const inode *k, const strata_buf *path)
+{
+	const char *sid =
+	    repo__subject_map_find(&g->subjects, (const char *)path->ptr);
+	uint8_t *attrs = NULL;
+	int rc = 0;
+	if (k->meta.len)
+		rc = repo__spool_read(&g->spool, &k->meta, &attrs);
+	if (!rc)
+		rc = repo__attrs_to_stage(g->r, (const char *)path->ptr,
+					  path->len, k->n.size, k->n.sha256,
+					  attrs, attrs ? k->meta.len : 0, sid);
+	strata_free(attrs);
+	return rc;
+}
+
+/* The files read now below d, in add_rows' order, each as soon as its
+ * job has ended. *stop: the ingest failed meanwhile. */
+static int stage_dir(ingest *g, const inode *d, strata_buf *path, bool *stop)
+{
+	size_t base = path->len;
+	int rc = 0;
+	for (size_t i = 0; !rc && !*stop && i < d->nkids; i++) {
+		const inode *k = &d->kids[i];
+		bool dir = k->n.type == STRATA_NODE_DIR && !k->kept;
+		if (k->failed ||
+		    (!dir && !(k->src && k->n.type == STRATA_NODE_FILE)))
+			continue;
+		path->len = base;
+		if ((base && (rc = strata_buf_put_u8(path, '/'))) ||
+		    (rc = strata_buf_put(path, k->n.name, k->n.name_len)) ||
+		    (rc = strata_buf_cstr(path)))
+			break;
+		if (dir) {
+			rc = stage_dir(g, k, path, stop);
+			continue;
+		}
+		while (!__atomic_load_n(&k->done, __ATOMIC_ACQUIRE)) {
+			if (__atomic_load_n(&g->fatal, __ATOMIC_RELAXED)) {
+				*stop = true;
+				break;
+			}
+			struct timespec ts = {0, 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+		if (!*stop && !k->failed)
+			rc = stage_file(g, k, path);
+	}
+	path->len = base;
+	return rc;
+}
+
+static void *stage_rows(void *arg)
+{
+	ingest *g = arg;
+	strata_buf path = STRATA_BUF_INIT;
+	bool stop = false;
+	int rc = stage_dir(g, &g->root, &path, &stop);
+	if (!rc && !stop)
+		rc = strata_catalog_stage_done(g->r->cat);
+	if (rc)
+		set_fatal(g, rc);
+	strata_buf_release(&path);
+	return NULL;
+}
+
 static void show_progress(ingest *g, strata_progress *pr)
 {
 	if (!strata_progress_due(pr))
@@ -825,6 +897,15 @@ static int run_workers(ingest *g)
 	pthread_t pf;
 	/* produced files are not on disk: nothing to read ahead */
 	bool pf_started = !g->source && !pthread_create(&pf, NULL, prefetch, g);
+	/* Files read from disk have their catalog rows staged meanwhile;
+	 * without staging (or a thread for it) commit adds them itself. */
+	pthread_t stager;
+	g->staged =
+	    !g->source && g->njobs && !strata_catalog_stage_begin(g->r->cat);
+	if (g->staged && pthread_create(&stager, NULL, stage_rows, g)) {
+		strata_catalog_stage_end(g->r->cat);
+		g->staged = false;
+	}
 	for (int i = 0; i < nt; i++) {
 		if ((rc = worker_init(&ws[i], g)))
 			goto join;
@@ -852,6 +933,8 @@ join:
 	__atomic_store_n(&g->prefetch_stop, 1, __ATOMIC_RELAXED);
 	if (pf_started)
 		pthread_join(pf, NULL);
+	if (g->staged)
+		pthread_join(stager, NULL);
 	for (int i = 0; i < nt; i++)
 		worker_release(&ws[i]);
 	uint64_t stored = 0;
@@ -973,7 +1056,8 @@ static int add_rows(import_ctx *x, const inode *d)
 		if (k->n.type == STRATA_NODE_DIR)
 			rc = k->kept ? repo__import_tree(x, k->n.subtree)
 				     : add_rows(x, k);
-		else if (k->n.type == STRATA_NODE_FILE) {
+		else if (k->n.type == STRATA_NODE_FILE &&
+			 !(k->src && x->staged)) {
 			int64_t meta = k->src ? 0 : repo__carried_meta(x);
 			rc = strata_catalog_add_file(
 			    x->r->cat, x->row, (char *)x->path.ptr, x->path.len,
@@ -1152,9 +1236,12 @@ static int commit(ingest *g, const uint8_t root[32], const repo_metaw *mw)
 			STRATA_BUF_INIT,
 			&g->spool,
 			&g->subjects,
-			latest ? prev : NULL};
-	if (!(rc = strata_catalog_add_snapshot(r->cat, &cs, &x.row)))
-		rc = add_rows(&x, &g->root);
+			latest ? prev : NULL,
+			g->staged};
+	if (!(rc = strata_catalog_add_snapshot(r->cat, &cs, &x.row)) &&
+	    !(rc = add_rows(&x, &g->root)) && g->staged)
+		rc = strata_catalog_stage_commit(r->cat, x.row, s.layer,
+						 s.klass);
 	for (size_t i = 0; !rc && i < g->o->nfrom; i++)
 		rc = strata_catalog_add_source(r->cat, x.row, g->sources[i],
 					       g->o->recipe);
@@ -1536,6 +1623,7 @@ out:
 	strata_pack_writer_release(&tc.pack);
 	strata_buf_release(&tc.enc);
 	strata_tree_release(&prev);
+	strata_catalog_stage_end(r->cat);
 	inode_release(&g.root);
 	strata_free(g.jobs);
 	strata_free(g.sources);

@@ -124,6 +124,7 @@ typedef struct import_ctx {
 	/* ingest: the previous version; files carried unchanged from it
 	 * share their attributes there */
 	const uint8_t *prev_snap;
+	bool staged; /* ingest: files read now are added from the stage */
 } import_ctx;
 
 /* ingest --subjects FILE: "path,subject" lines, sorted by path. */
@@ -260,6 +261,10 @@ int repo__spool_read(repo_spool *sp, const repo_meta *m, uint8_t **out);
  * subject.id and its pseudonym "subject". */
 int repo__attrs_to_catalog(strata_repo *r, const uint8_t *p, size_t n,
 			   int64_t file_row, const char *mapped_id);
+/* The same, with the file's row, staged (strata_catalog_stage_file). */
+int repo__attrs_to_stage(strata_repo *r, const char *path, size_t pathlen,
+			 uint64_t size, const uint8_t sha256[32],
+			 const uint8_t *p, size_t n, const char *mapped_id);
 
 /* ---- metadata records in the store (metastore.c, FORMAT.md 9a) ---- */
 typedef struct repo_meta_rec {

@@ -504,6 +504,111 @@ static void test_groups(void **state)
 			 STRATA_ENOTFOUND);
 }
 
+/* Five files of two series, as test_groups adds them, but staged. */
+static void stage_series(fixture *f, const char *modality, int first, int n)
+{
+	uint8_t sha[32];
+	unit_fill(sha, 32, 9);
+	for (int i = first; i < first + n; i++) {
+		char p[32], sop[32];
+		snprintf(p, sizeof(p), "img%d.dcm", i);
+		snprintf(sop, sizeof(sop), "1.2.3.%d", i);
+		bool ct = i == 4;
+		strata_cat_attr a[] = {
+		    {"dicom.Modality", 1, ct ? "CT" : modality, 0},
+		    {"dicom.PatientID", 1, "PAT-7", 0},
+		    {"dicom.SliceThickness", 3, NULL, ct ? 5.0 : 1.0},
+		    {"dicom.SOPInstanceUID", 1, sop, 0},
+		    {"dicom.InstanceNumber", 2, NULL, (double)(i + 1)},
+		};
+		assert_int_equal(strata_catalog_stage_file(f->c, p, strlen(p),
+							   10, sha, a, 5),
+				 0);
+	}
+}
+
+static void test_stage(void **state)
+{
+	fixture *f = *state;
+	int64_t snap_row, row;
+	uint8_t sha[32];
+	unit_fill(sha, 32, 9);
+	/* staged rows are the rows test_groups adds one by one */
+	assert_int_equal(strata_catalog_stage_begin(f->c), 0);
+	assert_int_not_equal(strata_catalog_stage_begin(f->c), 0);
+	stage_series(f, "MR", 0, 5);
+	assert_int_equal(strata_catalog_stage_done(f->c), 0);
+	assert_int_equal(strata_catalog_begin(f->c), 0);
+	strata_cat_snap s1 = snap(DS1, 1, 0, NULL);
+	assert_int_equal(strata_catalog_add_snapshot(f->c, &s1, &snap_row), 0);
+	/* a carried file is added directly, before the staged ones */
+	assert_int_equal(strata_catalog_add_file(f->c, snap_row, "notes.txt", 9,
+						 4, sha, "raw", "phi", 0, &row),
+			 0);
+	assert_int_equal(
+	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi"), 0);
+	assert_int_equal(strata_catalog_commit(f->c), 0);
+	strata_catalog_stage_end(f->c);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM files"), 6);
+	assert_int_equal(
+	    count_rows(f, "SELECT count(*) FROM files WHERE meta != rowid"), 0);
+	assert_int_equal(
+	    count_rows(f, "SELECT count(*) FROM files WHERE grp != 0"), 5);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM groups"), 2);
+	assert_int_equal(
+	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id < 0"), 6);
+	assert_int_equal(
+	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id > 0"), 10);
+	assert_int_equal(find_n(f->c, "dicom.Modality = MR"), 4);
+	assert_int_equal(find_n(f->c, "dicom.Modality = MR and "
+				      "dicom.SliceThickness <= 1 and "
+				      "dicom.SOPInstanceUID = '1.2.3.2'"),
+			 1);
+	assert_int_equal(
+	    find_n(f->c, "dicom.Modality = CT or dicom.InstanceNumber = 1"), 2);
+
+	/* v2: an MR file joins the existing group, a US file makes a new
+	 * one; the existing group's rows are not added again */
+	assert_int_equal(strata_catalog_stage_begin(f->c), 0);
+	stage_series(f, "MR", 5, 1);
+	stage_series(f, "US", 6, 1);
+	assert_int_equal(strata_catalog_stage_done(f->c), 0);
+	assert_int_equal(strata_catalog_begin(f->c), 0);
+	strata_cat_snap s2 = snap(DS1, 2, 1, NULL);
+	assert_int_equal(strata_catalog_add_snapshot(f->c, &s2, &snap_row), 0);
+	assert_int_equal(
+	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi"), 0);
+	assert_int_equal(strata_catalog_commit(f->c), 0);
+	strata_catalog_stage_end(f->c);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM groups"), 3);
+	assert_int_equal(
+	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id < 0"), 9);
+	assert_int_equal(find_n(f->c, "dicom.Modality = MR"), 1); /* v2 */
+	assert_int_equal(find_n(f->c, "dicom.Modality = US and "
+				      "dicom.SOPInstanceUID = '1.2.3.6'"),
+			 1);
+
+	/* a version that fails leaves no staged row behind, and the next
+	 * staging starts afresh */
+	assert_int_equal(strata_catalog_stage_begin(f->c), 0);
+	stage_series(f, "XA", 7, 2);
+	assert_int_equal(strata_catalog_stage_done(f->c), 0);
+	assert_int_equal(strata_catalog_begin(f->c), 0);
+	strata_cat_snap s3 = snap(DS1, 3, 2, NULL);
+	assert_int_equal(strata_catalog_add_snapshot(f->c, &s3, &snap_row), 0);
+	assert_int_equal(
+	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi"), 0);
+	strata_catalog_rollback(f->c);
+	strata_catalog_stage_end(f->c);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM files"), 8);
+	assert_int_equal(find_n(f->c, "dicom.Modality = XA"), 0);
+	assert_int_equal(strata_catalog_stage_begin(f->c), 0);
+	assert_int_not_equal(
+	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi"), 0);
+	strata_catalog_stage_end(f->c);
+	strata_catalog_stage_end(f->c); /* twice: nothing to end */
+}
+
 static void test_bad_path(void **state)
 {
 	fixture *f = *state;
@@ -526,6 +631,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_path, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_groups, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stage, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
