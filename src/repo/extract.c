@@ -25,6 +25,12 @@ int repo__spool_open(repo_spool *sp, const char *dir)
 		    "cannot create a spool file in '%s': %s", dir,
 		    strerror(errno));
 	pthread_mutex_init(&sp->lock, NULL);
+	/* STRATA_SPOOL_MEM=MiB: less memory (tests use 0: all in the file) */
+	const char *mem = getenv("STRATA_SPOOL_MEM");
+	unsigned long mib = mem ? strtoul(mem, NULL, 10) : ULONG_MAX;
+	sp->maxblocks = mib / (SPOOL_BLOCK >> 20) < SPOOL_BLOCKS
+			    ? mib / (SPOOL_BLOCK >> 20)
+			    : SPOOL_BLOCKS;
 	return 0;
 }
 
@@ -34,15 +40,46 @@ void repo__spool_close(repo_spool *sp)
 		close(sp->fd);
 		pthread_mutex_destroy(&sp->lock);
 	}
+	for (size_t i = 0; i < sp->nblocks; i++)
+		strata_free(sp->block[i]);
+	sp->nblocks = 0;
 	sp->fd = -1;
 }
 
-static int spool_put(repo_spool *sp, const strata_buf *b, uint64_t *off)
+/* Room for n bytes in memory: *off in the spool's blocks, or false when
+ * the blocks are full (the file takes it). Under sp->lock. */
+static bool spool_room(repo_spool *sp, size_t n, uint64_t *off)
 {
+	if (n > SPOOL_BLOCK)
+		return false;
+	if (!sp->nblocks || SPOOL_BLOCK - sp->used < n) {
+		uint8_t *blk;
+		if (sp->nblocks >= sp->maxblocks ||
+		    !(blk = strata_malloc(SPOOL_BLOCK)))
+			return false;
+		sp->block[sp->nblocks++] = blk;
+		sp->used = 0;
+	}
+	*off = (uint64_t)(sp->nblocks - 1) * SPOOL_BLOCK + sp->used;
+	sp->used += n;
+	return true;
+}
+
+static int spool_put(repo_spool *sp, const strata_buf *b, repo_meta *m)
+{
+	uint64_t *off = &m->off;
 	pthread_mutex_lock(&sp->lock);
-	*off = sp->end;
-	sp->end += b->len;
+	m->mem = spool_room(sp, b->len, off);
+	if (!m->mem) {
+		*off = sp->end;
+		sp->end += b->len;
+	}
 	pthread_mutex_unlock(&sp->lock);
+	if (m->mem) { /* the range is this thread's alone */
+		memcpy(sp->block[*off / SPOOL_BLOCK] + *off % SPOOL_BLOCK,
+		       b->ptr, b->len);
+		return 0;
+	}
 	size_t done = 0;
 	while (done < b->len) {
 		ssize_t n = pwrite(sp->fd, b->ptr + done, b->len - done,
@@ -93,7 +130,7 @@ int repo__spool_attrs(repo_spool *sp, const strata_attrs *attrs, repo_meta *out)
 	strata_buf b = STRATA_BUF_INIT;
 	int rc;
 	b.limit = 16u << 20;
-	if (!(rc = encode(attrs, &b)) && !(rc = spool_put(sp, &b, &out->off)))
+	if (!(rc = encode(attrs, &b)) && !(rc = spool_put(sp, &b, out)))
 		out->len = (uint32_t)b.len;
 	strata_buf_release(&b);
 	return rc;
@@ -219,7 +256,11 @@ int repo__spool_read(repo_spool *sp, const repo_meta *m, uint8_t **out)
 	uint8_t *p = strata_malloc(m->len ? m->len : 1);
 	if (!p)
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
-	if (pread(sp->fd, p, m->len, (off_t)m->off) != (ssize_t)m->len) {
+	if (m->mem) {
+		memcpy(p,
+		       sp->block[m->off / SPOOL_BLOCK] + m->off % SPOOL_BLOCK,
+		       m->len);
+	} else if (pread(sp->fd, p, m->len, (off_t)m->off) != (ssize_t)m->len) {
 		strata_free(p);
 		return strata_error_set(STRATA_EIO, "cannot read the metadata "
 						    "spool");

@@ -177,17 +177,25 @@ int repo__uploader_submit(repo_uploader *u, strata_pack_writer *w,
 int repo__uploader_finish(repo_uploader *u, uint64_t *stored);
 
 /* ---- metadata during ingest (extract.c) ---- */
+/* The spool keeps attributes in memory, in blocks that never move, up to
+ * SPOOL_BLOCKS of them; beyond that they go to an unlinked file. */
+#define SPOOL_BLOCK (4u << 20)
+#define SPOOL_BLOCKS 16 /* 64 MiB */
 struct repo_spool {
 	int fd;
-	uint64_t end;
+	uint64_t end; /* of the file */
 	pthread_mutex_t lock;
+	uint8_t *block[SPOOL_BLOCKS];
+	size_t nblocks, used; /* used: bytes of the last block */
+	size_t maxblocks;     /* SPOOL_BLOCKS, or fewer: STRATA_SPOOL_MEM */
 };
 typedef struct repo_spool repo_spool;
 
 typedef struct repo_meta {
-	uint64_t off; /* in the spool */
+	uint64_t off; /* in the spool's file, or its memory if mem */
 	uint32_t len; /* 0: no metadata */
 	bool damaged;
+	bool mem;
 } repo_meta;
 
 int repo__spool_open(repo_spool *sp, const char *dir);

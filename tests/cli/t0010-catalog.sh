@@ -105,3 +105,19 @@ json_check "$OUT" "len(j) == $want_mr and all(h['version'] == 3 for h in j)" \
     "unchanged files keep their metadata in v2 and v3 (--update)"
 ok -R "$REPO" find 'genome.build ~ "*"' --dataset raw-study --json
 json_check "$OUT" 'len(j) >= 1 and all(h["version"] == 3 for h in j)' "genomics metadata in v3"
+
+# metadata spooled in memory (the default) or in the spool's file
+# (STRATA_SPOOL_MEM=0): the same catalog rows either way
+STRATA_SPOOL_MEM=0 ok -q -R "$REPO" ingest "$WORK/src" --dataset spilled
+ok -R "$REPO" find 'dicom.Modality = MR' --dataset spilled --json
+json_check "$OUT" "len(j) == $want_mr" "find after an ingest with the spool in a file"
+for ds in raw-study spilled; do
+    ok -R "$REPO" show "$ds@v1:src/imaging/CT_small.dcm" --json
+    cp "$OUT" "$WORK/show-$ds.json"
+done
+python3 - "$WORK/show-raw-study.json" "$WORK/show-spilled.json" <<'PY' || die "show differs between spool in memory and in file"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+attrs = lambda j: j.get("attrs", j.get("metadata"))
+assert attrs(a) and attrs(a) == attrs(b), (attrs(a), attrs(b))
+PY
