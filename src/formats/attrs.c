@@ -22,6 +22,10 @@ static uint32_t key_hash(const char *k)
 struct strata_attrs {
 	entry *v;
 	size_t n, cap;
+	/* open addressing over v by key hash: index + 1, 0 empty; a DICOM
+	 * header sets a hundred keys, too many for a linear search each */
+	uint32_t *ix;
+	size_t ixcap; /* a power of two, at least twice n */
 };
 
 int strata_attrs_new(strata_attrs **out)
@@ -40,6 +44,8 @@ void strata_attrs_clear(strata_attrs *a)
 		strata_free(a->v[i].s);
 	}
 	a->n = 0;
+	if (a->ix)
+		memset(a->ix, 0, a->ixcap * sizeof(*a->ix));
 }
 
 void strata_attrs_free(strata_attrs *a)
@@ -48,6 +54,7 @@ void strata_attrs_free(strata_attrs *a)
 		return;
 	strata_attrs_clear(a);
 	strata_free(a->v);
+	strata_free(a->ix);
 	strata_free(a);
 }
 
@@ -74,17 +81,51 @@ static bool valid_utf8(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* The index slot of hash h: where key is, or the empty one it goes to. */
+static uint32_t *probe(const strata_attrs *a, uint32_t h, const char *key)
+{
+	size_t mask = a->ixcap - 1;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		uint32_t *at = &a->ix[i];
+		if (!*at)
+			return at;
+		const entry *e = &a->v[*at - 1];
+		if (e->hash == h && !strcmp(e->key, key))
+			return at;
+	}
+}
+
+/* Room for one more entry in the index, rebuilt when it grows. */
+static int index_room(strata_attrs *a)
+{
+	if (2 * (a->n + 1) <= a->ixcap)
+		return 0;
+	size_t cap = a->ixcap ? 2 * a->ixcap : 64;
+	uint32_t *ix = strata_calloc(cap, sizeof(*ix));
+	if (!ix)
+		return STRATA_ENOMEM;
+	strata_free(a->ix);
+	a->ix = ix;
+	a->ixcap = cap;
+	for (size_t i = 0; i < a->n; i++)
+		*probe(a, a->v[i].hash, a->v[i].key) = (uint32_t)i + 1;
+	return 0;
+}
+
 /* The entry for `key`, added (empty) if absent. */
 static entry *slot(strata_attrs *a, const char *key)
 {
 	uint32_t h = key_hash(key);
-	for (size_t i = 0; i < a->n; i++)
-		if (a->v[i].hash == h && !strcmp(a->v[i].key, key)) {
-			strata_free(a->v[i].s);
-			a->v[i].s = NULL;
-			a->v[i].a.s = NULL;
-			return &a->v[i];
-		}
+	if (a->n >= UINT32_MAX - 1 || index_room(a))
+		return NULL;
+	uint32_t *at = probe(a, h, key);
+	if (*at) {
+		entry *e = &a->v[*at - 1];
+		strata_free(e->s);
+		e->s = NULL;
+		e->a.s = NULL;
+		return e;
+	}
 	if (strata_grow(&a->v, &a->cap, a->n, sizeof(*a->v)))
 		return NULL;
 	entry *e = &a->v[a->n];
@@ -93,7 +134,7 @@ static entry *slot(strata_attrs *a, const char *key)
 		return NULL;
 	e->a.key = e->key;
 	e->hash = h;
-	a->n++;
+	*at = (uint32_t)++a->n;
 	return e;
 }
 
@@ -147,8 +188,8 @@ const strata_attr *strata_attrs_at(const strata_attrs *a, size_t i)
 
 const strata_attr *strata_attrs_find(const strata_attrs *a, const char *key)
 {
-	for (size_t i = 0; i < a->n; i++)
-		if (!strcmp(a->v[i].key, key))
-			return &a->v[i].a;
-	return NULL;
+	if (!a->n)
+		return NULL;
+	uint32_t at = *probe(a, key_hash(key), key);
+	return at ? &a->v[at - 1].a : NULL;
 }

@@ -313,8 +313,12 @@ static int decode_text(dcm *d, const uint8_t *p, size_t n)
 		uint8_t c = p[i];
 		if (c == 0)
 			continue;
-		if (c < 0x80) {
-			rc = strata_buf_put_u8(&d->text, c);
+		if (c < 0x80) { /* a run of ASCII, copied at once */
+			size_t j = i + 1;
+			while (j < n && p[j] && p[j] < 0x80)
+				j++;
+			rc = strata_buf_put(&d->text, p + i, j - i);
+			i = j - 1;
 			continue;
 		}
 		uint32_t cp = 0xfffd;
