@@ -789,6 +789,18 @@ static void *prefetch(void *arg)
 
 /* ---- catalog rows, staged while the files are read ---- */
 
+/* path[0, base) + "/" + k's name, NUL-terminated (the root's kids have
+ * no leading "/"). */
+static int kid_path(strata_buf *path, size_t base, const inode *k)
+{
+	int rc;
+	path->len = base;
+	if ((base && (rc = strata_buf_put_u8(path, '/'))) ||
+	    (rc = strata_buf_put(path, k->n.name, k->n.name_len)))
+		return rc;
+	return strata_buf_cstr(path);
+}
+
 /* A file read now, once its job has ended: its row and attributes. */
 static int stage_file(ingest *g, const inode *k, const strata_buf *path)
 {
@@ -818,10 +830,7 @@ static int stage_dir(ingest *g, const inode *d, strata_buf *path, bool *stop)
 		if (k->failed ||
 		    (!dir && !(k->src && k->n.type == STRATA_NODE_FILE)))
 			continue;
-		path->len = base;
-		if ((base && (rc = strata_buf_put_u8(path, '/'))) ||
-		    (rc = strata_buf_put(path, k->n.name, k->n.name_len)) ||
-		    (rc = strata_buf_cstr(path)))
+		if ((rc = kid_path(path, base, k)))
 			break;
 		if (dir) {
 			rc = stage_dir(g, k, path, stop);
@@ -1049,9 +1058,7 @@ static int add_rows(import_ctx *x, const inode *d)
 		const inode *k = &d->kids[i];
 		if (k->failed)
 			continue;
-		x->path.len = base;
-		if ((base && (rc = strata_buf_put_u8(&x->path, '/'))) ||
-		    (rc = strata_buf_put(&x->path, k->n.name, k->n.name_len)))
+		if ((rc = kid_path(&x->path, base, k)))
 			break;
 		if (k->n.type == STRATA_NODE_DIR)
 			rc = k->kept ? repo__import_tree(x, k->n.subtree)
@@ -1084,10 +1091,7 @@ static int meta_walk(ingest *g, repo_metaw *w, const repo_metar *prev,
 		const inode *k = &d->kids[i];
 		if (k->failed)
 			continue;
-		path->len = base;
-		if ((base && (rc = strata_buf_put_u8(path, '/'))) ||
-		    (rc = strata_buf_put(path, k->n.name, k->n.name_len)) ||
-		    (rc = strata_buf_cstr(path)))
+		if ((rc = kid_path(path, base, k)))
 			break;
 		const char *p = (const char *)path->ptr;
 		if (k->n.type == STRATA_NODE_DIR) {
