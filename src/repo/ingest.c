@@ -859,8 +859,13 @@ static void *stage_rows(void *arg)
 	int rc = stage_dir(g, &g->root, &path, &stop);
 	if (!rc && !stop)
 		rc = strata_catalog_stage_done(g->r->cat);
-	if (rc)
-		set_fatal(g, rc);
+	if (rc) { /* staging only saves time: commit adds the rows itself */
+		warn_file(g, WARN_NOTE,
+			  "%s; the catalog rows are added at commit instead",
+			  strata_error_msg());
+		strata_catalog_stage_end(g->r->cat);
+		g->staged = false; /* read after the join */
+	}
 	strata_buf_release(&path);
 	return NULL;
 }
@@ -909,12 +914,13 @@ static int run_workers(ingest *g)
 	/* Files read from disk have their catalog rows staged meanwhile;
 	 * without staging (or a thread for it) commit adds them itself. */
 	pthread_t stager;
-	g->staged =
-	    !g->source && g->njobs && !strata_catalog_stage_begin(g->r->cat);
+	g->staged = !g->source && g->njobs && !getenv("STRATA_NO_STAGE") &&
+		    !strata_catalog_stage_begin(g->r->cat);
 	if (g->staged && pthread_create(&stager, NULL, stage_rows, g)) {
 		strata_catalog_stage_end(g->r->cat);
 		g->staged = false;
 	}
+	bool stager_started = g->staged;
 	for (int i = 0; i < nt; i++) {
 		if ((rc = worker_init(&ws[i], g)))
 			goto join;
@@ -942,7 +948,7 @@ join:
 	__atomic_store_n(&g->prefetch_stop, 1, __ATOMIC_RELAXED);
 	if (pf_started)
 		pthread_join(pf, NULL);
-	if (g->staged)
+	if (stager_started)
 		pthread_join(stager, NULL);
 	for (int i = 0; i < nt; i++)
 		worker_release(&ws[i]);

@@ -607,6 +607,16 @@ static void test_stage(void **state)
 	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi"), 0);
 	strata_catalog_stage_end(f->c);
 	strata_catalog_stage_end(f->c); /* twice: nothing to end */
+	/* ended half way (the staging thread failed): nothing is left open,
+	 * and a version is made without it */
+	assert_int_equal(strata_catalog_stage_begin(f->c), 0);
+	stage_series(f, "XA", 7, 2);
+	strata_catalog_stage_end(f->c);
+	assert_int_equal(strata_catalog_begin(f->c), 0);
+	strata_cat_snap s4 = snap(DS1, 3, 2, NULL);
+	assert_int_equal(strata_catalog_add_snapshot(f->c, &s4, &snap_row), 0);
+	assert_int_equal(strata_catalog_commit(f->c), 0);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM files"), 8);
 }
 
 static void test_bad_path(void **state)
