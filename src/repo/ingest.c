@@ -462,7 +462,7 @@ static int do_file(worker *w, inode *f, bool *src_err)
 		    STRATA_EIO, "'%s' is no longer a regular file", f->src);
 		goto out;
 	}
-	if (fd >= 0)
+	if (fd >= 0 && (uint64_t)st0.st_size > w->bufsize)
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	w->nids = 0;
 	for (;;) {
@@ -482,10 +482,13 @@ static int do_file(worker *w, inode *f, bool *src_err)
 						      f->src, strerror(errno));
 				goto out;
 			}
-			if (n == 0)
-				eof = true;
 			have += (size_t)n;
 			total += (uint64_t)n;
+			/* at the size fstat gave: no read just to see EOF (a
+			 * file that grows meanwhile is caught by the fstat
+			 * after the read) */
+			if (n == 0 || total == (uint64_t)st0.st_size)
+				eof = true;
 			__atomic_add_fetch(&w->g->st->bytes_read, (uint64_t)n,
 					   __ATOMIC_RELAXED);
 		}

@@ -152,3 +152,22 @@ n = sum(len(fs) for _, _, fs in os.walk(sys.argv[2]))
 if n != len(ents):
     sys.exit('restored %d files, ls lists %d' % (n, len(ents)))
 PY
+
+# a file that keeps changing while it is read: noticed (size, mtime or
+# ctime moved between the first fstat and the last), tried 3 times, left
+# out with a warning naming it; the rest of the version is stored
+B=$WORK/busy
+mkdir -p "$B"
+head -c 16777216 /dev/urandom >"$B/growing.bin"
+echo steady >"$B/steady.txt"
+( while :; do printf x >>"$B/growing.bin"; sleep 0.002; done ) &
+writer=$!
+at_exit "kill $writer 2>/dev/null || true"
+expect 3 -q -R "$REPO" ingest "$B" --dataset busy --json
+kill $writer 2>/dev/null || true
+assert_err_contains "growing\.bin' changed while it was read \(3 attempts\)" "a changing file is named"
+json_check "$OUT" 'j["errors"] == 1 and j["files"] == 1' "one file stored, one error"
+ok -R "$REPO" ls busy --json
+json_check "$OUT" '[e["path"] for e in j if e["type"] == "file"] == ["busy/steady.txt"]' \
+    "the changing file is left out, the steady one kept"
+ok -q -R "$REPO" check --read-data
