@@ -268,7 +268,8 @@ static int walk_dir(ingest *g, inode *d, const char *path,
 		    (rc = strata_buf_cstr(&p)))
 			break;
 		const char *kp = (const char *)p.ptr;
-		if (lstat(kp, &sb)) {
+		/* relative to the open directory: no walk of the whole path */
+		if (fstatat(dirfd(dir), e->d_name, &sb, AT_SYMLINK_NOFOLLOW)) {
 			warn_file(g, WARN_ERROR, "cannot stat '%s': %s", kp,
 				  strerror(errno));
 			continue;
