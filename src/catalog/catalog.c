@@ -139,6 +139,14 @@ int catalog__unseal(strata_catalog *c, char **out, size_t *outlen,
 void catalog__mac(strata_catalog *c, uint8_t out[32], const char *col,
 		  const void *p, size_t n)
 {
+	uint8_t small[512];
+	size_t cl = strlen(col);
+	if (cl + 1 + n <= sizeof(small)) { /* most values: no allocation */
+		memcpy(small, col, cl + 1);
+		memcpy(small + cl + 1, p, n);
+		strata_hmac_calc(c->hmac, out, small, cl + 1 + n);
+		return;
+	}
 	strata_buf b = STRATA_BUF_INIT;
 	if (strata_buf_puts(&b, col) || strata_buf_put_u8(&b, 0) ||
 	    strata_buf_put(&b, p, n))

@@ -76,6 +76,14 @@ bool strata_catalog_key_sealed(const char *key)
 static void attr_mac(strata_catalog *c, uint8_t out[32], const char *key,
 		     const char *s)
 {
+	char small[512];
+	size_t kl = strlen(key), sl = strlen(s);
+	if (kl + 1 + sl <= sizeof(small)) { /* most values: no allocation */
+		memcpy(small, key, kl + 1);
+		memcpy(small + kl + 1, s, sl);
+		catalog__mac(c, out, "attr", small, kl + 1 + sl);
+		return;
+	}
 	strata_buf b = STRATA_BUF_INIT;
 	if (strata_buf_puts(&b, key) || strata_buf_put_u8(&b, 0) ||
 	    strata_buf_puts(&b, s))

@@ -845,7 +845,7 @@ static int stage_dir(ingest *g, const inode *d, strata_buf *path, bool *stop)
 				*stop = true;
 				break;
 			}
-			struct timespec ts = {0, 1000 * 1000};
+			struct timespec ts = {0, 4 * 1000 * 1000};
 			nanosleep(&ts, NULL);
 		}
 		if (!*stop && !k->failed)
