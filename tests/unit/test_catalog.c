@@ -527,6 +527,28 @@ static void stage_series(fixture *f, const char *modality, int first, int n)
 	}
 }
 
+/* Version v of DS1, opened in a transaction: its snapshot row. */
+static int64_t begin_version(fixture *f, uint32_t v)
+{
+	int64_t row;
+	strata_cat_snap sv = snap(DS1, v, v - 1, NULL);
+	assert_int_equal(strata_catalog_begin(f->c), 0);
+	assert_int_equal(strata_catalog_add_snapshot(f->c, &sv, &row), 0);
+	return row;
+}
+
+/* The staged rows into snap_row, then the version kept or rolled back. */
+static void end_version(fixture *f, int64_t snap_row, bool keep)
+{
+	assert_int_equal(
+	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi"), 0);
+	if (keep)
+		assert_int_equal(strata_catalog_commit(f->c), 0);
+	else
+		strata_catalog_rollback(f->c);
+	strata_catalog_stage_end(f->c);
+}
+
 static void test_stage(void **state)
 {
 	fixture *f = *state;
@@ -538,17 +560,12 @@ static void test_stage(void **state)
 	assert_int_not_equal(strata_catalog_stage_begin(f->c), 0);
 	stage_series(f, "MR", 0, 5);
 	assert_int_equal(strata_catalog_stage_done(f->c), 0);
-	assert_int_equal(strata_catalog_begin(f->c), 0);
-	strata_cat_snap s1 = snap(DS1, 1, 0, NULL);
-	assert_int_equal(strata_catalog_add_snapshot(f->c, &s1, &snap_row), 0);
+	snap_row = begin_version(f, 1);
 	/* a carried file is added directly, before the staged ones */
 	assert_int_equal(strata_catalog_add_file(f->c, snap_row, "notes.txt", 9,
 						 4, sha, "raw", "phi", 0, &row),
 			 0);
-	assert_int_equal(
-	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi"), 0);
-	assert_int_equal(strata_catalog_commit(f->c), 0);
-	strata_catalog_stage_end(f->c);
+	end_version(f, snap_row, true);
 	assert_int_equal(count_rows(f, "SELECT count(*) FROM files"), 6);
 	assert_int_equal(
 	    count_rows(f, "SELECT count(*) FROM files WHERE meta != rowid"), 0);
@@ -573,13 +590,7 @@ static void test_stage(void **state)
 	stage_series(f, "MR", 5, 1);
 	stage_series(f, "US", 6, 1);
 	assert_int_equal(strata_catalog_stage_done(f->c), 0);
-	assert_int_equal(strata_catalog_begin(f->c), 0);
-	strata_cat_snap s2 = snap(DS1, 2, 1, NULL);
-	assert_int_equal(strata_catalog_add_snapshot(f->c, &s2, &snap_row), 0);
-	assert_int_equal(
-	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi"), 0);
-	assert_int_equal(strata_catalog_commit(f->c), 0);
-	strata_catalog_stage_end(f->c);
+	end_version(f, begin_version(f, 2), true);
 	assert_int_equal(count_rows(f, "SELECT count(*) FROM groups"), 3);
 	assert_int_equal(
 	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id < 0"), 9);
@@ -593,13 +604,8 @@ static void test_stage(void **state)
 	assert_int_equal(strata_catalog_stage_begin(f->c), 0);
 	stage_series(f, "XA", 7, 2);
 	assert_int_equal(strata_catalog_stage_done(f->c), 0);
-	assert_int_equal(strata_catalog_begin(f->c), 0);
-	strata_cat_snap s3 = snap(DS1, 3, 2, NULL);
-	assert_int_equal(strata_catalog_add_snapshot(f->c, &s3, &snap_row), 0);
-	assert_int_equal(
-	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi"), 0);
-	strata_catalog_rollback(f->c);
-	strata_catalog_stage_end(f->c);
+	snap_row = begin_version(f, 3);
+	end_version(f, snap_row, false);
 	assert_int_equal(count_rows(f, "SELECT count(*) FROM files"), 8);
 	assert_int_equal(find_n(f->c, "dicom.Modality = XA"), 0);
 	assert_int_equal(strata_catalog_stage_begin(f->c), 0);
@@ -612,9 +618,7 @@ static void test_stage(void **state)
 	assert_int_equal(strata_catalog_stage_begin(f->c), 0);
 	stage_series(f, "XA", 7, 2);
 	strata_catalog_stage_end(f->c);
-	assert_int_equal(strata_catalog_begin(f->c), 0);
-	strata_cat_snap s4 = snap(DS1, 3, 2, NULL);
-	assert_int_equal(strata_catalog_add_snapshot(f->c, &s4, &snap_row), 0);
+	begin_version(f, 3);
 	assert_int_equal(strata_catalog_commit(f->c), 0);
 	assert_int_equal(count_rows(f, "SELECT count(*) FROM files"), 8);
 }
