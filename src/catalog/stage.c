@@ -247,7 +247,8 @@ int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
 	int64_t base = max_of(c, "SELECT coalesce(max(rowid), 0) FROM files");
 	if (g0 < 0 || base < 0)
 		return catalog__db_err(c, "adding the staged catalog rows");
-	/* rows are copied in key order: neighbours in the attrs b-tree */
+	/* in the order staged: sorting by (key, v) first costs more than
+	 * it saves the attrs b-tree */
 	if ((rc = run_bulk(c,
 			   "INSERT OR IGNORE INTO groups(mac) "
 			   "SELECT mac FROM stage.groups",
@@ -256,7 +257,7 @@ int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
 			   "INSERT OR REPLACE INTO attrs(key, v, file_id, enc) "
 			   "SELECT a.key, a.v, -g.id, a.enc "
 			   "FROM stage.gattrs a JOIN groups g ON g.mac = a.mac "
-			   "WHERE g.id > ?1 ORDER BY 1, 2",
+			   "WHERE g.id > ?1",
 			   g0, 0, NULL, NULL)) ||
 	    (rc = run_bulk(c,
 			   "INSERT INTO files(rowid, snapshot_id, path_mac, "
@@ -269,8 +270,7 @@ int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
 			   base, snap_row, layer, klass)) ||
 	    (rc = run_bulk(c,
 			   "INSERT OR REPLACE INTO attrs(key, v, file_id, enc) "
-			   "SELECT key, v, ?1 + seq, enc FROM stage.attrs "
-			   "ORDER BY 1, 2, 3",
+			   "SELECT key, v, ?1 + seq, enc FROM stage.attrs",
 			   base, 0, NULL, NULL)))
 		return rc;
 	return 0;

@@ -63,7 +63,7 @@ typedef struct seal_task {
 	uint8_t id[32];
 	uint8_t *p;
 	size_t n;
-	bool comp;
+	int mode; /* STRATA_SEAL_* */
 } seal_task;
 
 static void inode_release(inode *d)
@@ -323,6 +323,23 @@ static bool known_compressed(const uint8_t *p, size_t n)
 	       !memcmp(p, "BZh", 3);
 }
 
+/* How to compress a file, from what its format reader found: DICOM
+ * pixel data stored native (not encapsulated, not deflated) is known to
+ * compress, so no sample of it is compressed first to find out. */
+static int seal_mode(const strata_attrs *a, int mode)
+{
+	const strata_attr *enc =
+	    a ? strata_attrs_find(a, "dicom.Encapsulated") : NULL;
+	const strata_attr *ts =
+	    enc ? strata_attrs_find(a, "dicom.TransferSyntaxUID") : NULL;
+	if (mode == STRATA_SEAL_TRY && enc && enc->type == STRATA_ATTR_INT &&
+	    !enc->i &&
+	    !(ts && ts->type == STRATA_ATTR_STR &&
+	      !strcmp(ts->s, "1.2.840.10008.1.2.1.99")))
+		return STRATA_SEAL_ZSTD;
+	return mode;
+}
+
 static int push_id(worker *w, const uint8_t id[32])
 {
 	int rc = strata_grow(&w->ids, &w->capids, w->nids, 32);
@@ -333,11 +350,11 @@ static int push_id(worker *w, const uint8_t id[32])
 }
 
 static int seal_into_pack(worker *w, const uint8_t id[32], const uint8_t *p,
-			  size_t n, bool comp)
+			  size_t n, int mode)
 {
 	strata_repo *r = w->g->r;
 	int c, rc;
-	if ((rc = strata_codec_seal(w->codec, &w->sealed, p, n, comp, &c)) ||
+	if ((rc = strata_codec_seal(w->codec, &w->sealed, p, n, mode, &c)) ||
 	    (rc = strata_pack_add(&w->pack, id, STRATA_BLOB_DATA, w->sealed.ptr,
 				  w->sealed.len, (uint32_t)n)))
 		return rc;
@@ -348,7 +365,7 @@ static int seal_into_pack(worker *w, const uint8_t id[32], const uint8_t *p,
 
 /* Give the chunk to an idle worker if there is one: true if queued. */
 static bool hand_over(ingest *g, const uint8_t id[32], const uint8_t *p,
-		      size_t n, bool comp)
+		      size_t n, int mode)
 {
 	if (!__atomic_load_n(&g->idle, __ATOMIC_RELAXED) ||
 	    __atomic_load_n(&g->qcount, __ATOMIC_RELAXED) >= SEAL_QUEUE)
@@ -367,14 +384,14 @@ static bool hand_over(ingest *g, const uint8_t id[32], const uint8_t *p,
 	memcpy(t->id, id, 32);
 	t->p = copy;
 	t->n = n;
-	t->comp = comp;
+	t->mode = mode;
 	g->qcount++;
 	pthread_cond_signal(&g->qcond);
 	pthread_mutex_unlock(&g->qlock);
 	return true;
 }
 
-static int store_chunk_id(worker *w, const uint8_t *p, size_t n, bool comp,
+static int store_chunk_id(worker *w, const uint8_t *p, size_t n, int mode,
 			  const uint8_t id[32])
 {
 	strata_repo *r = w->g->r;
@@ -387,17 +404,17 @@ static int store_chunk_id(worker *w, const uint8_t *p, size_t n, bool comp,
 	if (claimed <= 0)
 		return claimed;
 	__atomic_add_fetch(&w->g->st->bytes_new, n, __ATOMIC_RELAXED);
-	if (hand_over(w->g, id, p, n, comp))
+	if (hand_over(w->g, id, p, n, mode))
 		return 0;
-	return seal_into_pack(w, id, p, n, comp);
+	return seal_into_pack(w, id, p, n, mode);
 }
 
-static int store_chunk(worker *w, const uint8_t *p, size_t n, bool comp,
+static int store_chunk(worker *w, const uint8_t *p, size_t n, int mode,
 		       const uint8_t sha[32])
 {
 	uint8_t id[32];
 	strata_blob_id_of_sha(w->hmac, id, sha);
-	return store_chunk_id(w, p, n, comp, id);
+	return store_chunk_id(w, p, n, mode, id);
 }
 
 /* Metadata a producer read: spooled as if extracted here. */
@@ -422,7 +439,8 @@ static int do_file(worker *w, inode *f, bool *src_err)
 	struct stat st0, st1;
 	size_t have = 0;
 	uint64_t total = 0;
-	bool eof = false, comp = true, first = true, single = false;
+	bool eof = false, first = true, single = false;
+	int mode = STRATA_SEAL_TRY; /* how chunks are compressed */
 	uint8_t whole[32];
 	repo_cutter cut;
 	repo_produced pr;
@@ -494,7 +512,8 @@ static int do_file(worker *w, inode *f, bool *src_err)
 					   __ATOMIC_RELAXED);
 		}
 		if (first) {
-			comp = !known_compressed(buf, have);
+			mode = known_compressed(buf, have) ? STRATA_SEAL_RAW
+							   : STRATA_SEAL_TRY;
 			first = false;
 			w->cuts.n = 0;
 			if (pr.attrs) /* the producer read them already */
@@ -518,6 +537,9 @@ static int do_file(worker *w, inode *f, bool *src_err)
 				__atomic_add_fetch(
 				    &w->g->st->files_with_metadata, 1,
 				    __ATOMIC_RELAXED);
+			if (!rc && !w->g->no_extract)
+				mode = seal_mode(pr.attrs ? pr.attrs : w->attrs,
+						 mode);
 			rc = 0;
 			repo__cutter_start(&cut, &w->cuts, buf, have);
 		}
@@ -563,10 +585,10 @@ static int do_file(worker *w, inode *f, bool *src_err)
 			}
 			*src_err = false;
 			if (kc)
-				rc = store_chunk_id(w, buf + off, len, comp,
+				rc = store_chunk_id(w, buf + off, len, mode,
 						    kc->id);
 			else
-				rc = store_chunk(w, buf + off, len, comp, csha);
+				rc = store_chunk(w, buf + off, len, mode, csha);
 			if (rc)
 				goto out;
 			*src_err = true;
@@ -589,10 +611,10 @@ static int do_file(worker *w, inode *f, bool *src_err)
 		goto out;
 	}
 	if (vs) { /* made now: the source's mode and time */
-		uint32_t mode = 0644;
+		uint32_t perm = 0644;
 		int64_t mtime = 0;
-		vs->attr(vs->payload, f->vi, &mode, &mtime);
-		f->n.mode = mode & 07777;
+		vs->attr(vs->payload, f->vi, &perm, &mtime);
+		f->n.mode = perm & 07777;
 		f->n.mtime_ns = f->n.ctime_ns = mtime;
 		f->n.ino = 0;
 		f->n.size = total;
@@ -672,7 +694,7 @@ static void *work(void *arg)
 			g->qhead = (g->qhead + 1) % SEAL_QUEUE;
 			g->qcount--;
 			pthread_mutex_unlock(&g->qlock);
-			int rc = seal_into_pack(w, t.id, t.p, t.n, t.comp);
+			int rc = seal_into_pack(w, t.id, t.p, t.n, t.mode);
 			strata_free(t.p);
 			if (rc)
 				set_fatal(g, rc);

@@ -80,7 +80,7 @@ static void next_nonce(strata_codec *c, uint8_t nonce[12])
 }
 
 int strata_codec_seal(strata_codec *c, strata_buf *out, const uint8_t *p,
-		      size_t n, bool try_comp, int *comp)
+		      size_t n, int mode, int *comp)
 {
 	int rc;
 	const uint8_t *src = p;
@@ -91,8 +91,9 @@ int strata_codec_seal(strata_codec *c, strata_buf *out, const uint8_t *p,
 					"blob of %zu bytes is too large", n);
 	/* the sample test pays off on large chunks only: a small one is
 	 * cheaper to compress once and keep the result if it shrank */
-	if (try_comp &&
-	    (n <= 4 * SAMPLE || !strata_codec_incompressible(c, p, n))) {
+	if (mode == STRATA_SEAL_ZSTD ||
+	    (mode == STRATA_SEAL_TRY &&
+	     (n <= 4 * SAMPLE || !strata_codec_incompressible(c, p, n)))) {
 		size_t bound = ZSTD_compressBound(n);
 		strata_buf_reset(&c->tmp);
 		if ((rc = strata_buf_reserve(&c->tmp, bound)))

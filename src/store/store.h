@@ -75,10 +75,16 @@ enum { STRATA_COMP_NONE = 0, STRATA_COMP_ZSTD = 1 };
 typedef struct strata_codec strata_codec; /* per thread */
 int strata_codec_new(strata_codec **out, const strata_keys *k, int zlevel);
 void strata_codec_free(strata_codec *c);
-/* Encode plaintext p[0..n) into out (replacing its content). `try_comp`
- * false skips compression (known-incompressible input). Sets *comp. */
+/* How strata_codec_seal treats its input: stored as it is (known to be
+ * compressed already), compressed if a sample says it is worth it, or
+ * compressed without asking (known to compress, as native DICOM pixels);
+ * compressed data is kept only if it is smaller. false and true are
+ * SEAL_RAW and SEAL_TRY. */
+enum { STRATA_SEAL_RAW = 0, STRATA_SEAL_TRY = 1, STRATA_SEAL_ZSTD = 2 };
+/* Encode plaintext p[0..n) into out (replacing its content), as `mode`
+ * says. Sets *comp. */
 int strata_codec_seal(strata_codec *c, strata_buf *out, const uint8_t *p,
-		      size_t n, bool try_comp, int *comp);
+		      size_t n, int mode, int *comp);
 /* Decode a stored blob into out (replacing its content); raw_len bounds
  * the plaintext size (0: STRATA_BLOB_MAX). */
 int strata_codec_open(strata_codec *c, strata_buf *out, const uint8_t *blob,

@@ -59,12 +59,12 @@ static void make_text(uint8_t *p, size_t n)
 }
 
 /* Seal, check the compression choice and header, open, compare. */
-static void roundtrip(fixture *f, const uint8_t *p, size_t n, bool try_comp,
+static void roundtrip(fixture *f, const uint8_t *p, size_t n, int mode,
 		      int want_comp)
 {
 	int comp = -1;
-	assert_int_equal(
-	    strata_codec_seal(f->c, &f->sealed, p, n, try_comp, &comp), 0);
+	assert_int_equal(strata_codec_seal(f->c, &f->sealed, p, n, mode, &comp),
+			 0);
 	assert_int_equal(comp, want_comp);
 	const uint8_t *h = f->sealed.ptr;
 	assert_int_equal(h[0], 'S');
@@ -121,6 +121,15 @@ static void test_roundtrip(void **state)
 	roundtrip(f, zeros, n, true, STRATA_COMP_NONE);
 	assert_true(strata_codec_incompressible(f->c, rnd, n));
 	assert_false(strata_codec_incompressible(f->c, text, n));
+	/* SEAL_ZSTD compresses without the sample: text whose middle (where
+	 * the sample is taken) is random is kept raw by SEAL_TRY only */
+	memcpy(text + n / 2 - 65536, rnd, 131072);
+	assert_true(strata_codec_incompressible(f->c, text, n));
+	roundtrip(f, text, n, STRATA_SEAL_TRY, STRATA_COMP_NONE);
+	roundtrip(f, text, n, STRATA_SEAL_ZSTD, STRATA_COMP_ZSTD);
+	/* ... and still keeps what does not shrink as it is */
+	roundtrip(f, rnd, n, STRATA_SEAL_ZSTD, STRATA_COMP_NONE);
+	roundtrip(f, rnd, 100, STRATA_SEAL_ZSTD, STRATA_COMP_NONE);
 	free(zeros);
 	free(text);
 	free(rnd);
