@@ -98,13 +98,20 @@ int strata_catalog_stage_file(strata_catalog *c, const char *path,
 			      size_t pathlen, uint64_t size,
 			      const uint8_t sha256[32],
 			      const strata_cat_attr *a, size_t n);
+/* A file carried unchanged from the previous version: at commit it
+ * shares that version's row for its path (as add_file's `like`). */
+int strata_catalog_stage_carried(strata_catalog *c, const char *path,
+				 size_t pathlen, uint64_t size,
+				 const uint8_t sha256[32]);
 /* All files are staged: the staging transaction ends. */
 int strata_catalog_stage_done(strata_catalog *c);
 /* Inside the version's transaction (strata_catalog_begin): every staged
  * file becomes a row of snapshot snap_row, after the rows already added,
- * in the order staged. */
+ * in the order staged. prev_snap: the previous version's snapshot id
+ * (carried files share its rows), or NULL. */
 int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
-				const char *layer, const char *klass);
+				const char *layer, const char *klass,
+				const uint8_t prev_snap[32]);
 /* Drops the staged rows, committed or not. */
 void strata_catalog_stage_end(strata_catalog *c);
 /* Lineage: `child` (a snapshot row) was made from snapshot object

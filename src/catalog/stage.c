@@ -21,7 +21,8 @@ struct catalog_stage {
 
 static const char stage_schema[] =
     "CREATE TABLE stage.files(seq INTEGER PRIMARY KEY, path_mac BLOB, "
-    " path_enc BLOB, size INTEGER, sha256_enc BLOB, gmac BLOB);"
+    " path_enc BLOB, size INTEGER, sha256_enc BLOB, gmac BLOB, "
+    " carried INTEGER);"
     "CREATE TABLE stage.attrs(seq INTEGER, key TEXT, v, enc BLOB);"
     "CREATE TABLE stage.groups(mac BLOB PRIMARY KEY) WITHOUT ROWID;"
     "CREATE TABLE stage.gattrs(mac BLOB, key TEXT, v, enc BLOB);";
@@ -68,7 +69,7 @@ int strata_catalog_stage_begin(strata_catalog *c)
 	    (rc = catalog__exec(c, "PRAGMA stage.synchronous=OFF")) ||
 	    (rc = catalog__exec(c, "PRAGMA stage.cache_size=-16384")) ||
 	    (rc = catalog__exec(c, stage_schema)) ||
-	    (rc = prepare(c, "INSERT INTO stage.files VALUES(?,?,?,?,?,?)",
+	    (rc = prepare(c, "INSERT INTO stage.files VALUES(?,?,?,?,?,?,?)",
 			  &s->file)) ||
 	    (rc = prepare(c, "INSERT INTO stage.attrs VALUES(?,?,?,?)",
 			  &s->attr)) ||
@@ -146,10 +147,9 @@ out:
 	return rc;
 }
 
-int strata_catalog_stage_file(strata_catalog *c, const char *path,
-			      size_t pathlen, uint64_t size,
-			      const uint8_t sha256[32],
-			      const strata_cat_attr *a, size_t n)
+static int stage_row(strata_catalog *c, const char *path, size_t pathlen,
+		     uint64_t size, const uint8_t sha256[32],
+		     const strata_cat_attr *a, size_t n, bool carried)
 {
 	struct catalog_stage *s = c->stage;
 	uint8_t pmac[32], gmac[32];
@@ -182,6 +182,7 @@ int strata_catalog_stage_file(strata_catalog *c, const char *path,
 		sqlite3_bind_blob(st, 6, gmac, 32, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int(st, 7, carried);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = catalog__db_err(c, "staging catalog rows");
 	sqlite3_reset(st);
@@ -189,6 +190,21 @@ int strata_catalog_stage_file(strata_catalog *c, const char *path,
 		if (s->inst[i])
 			rc = put_attr(c, s->attr, NULL, 0, seq, &a[i]);
 	return rc;
+}
+
+int strata_catalog_stage_file(strata_catalog *c, const char *path,
+			      size_t pathlen, uint64_t size,
+			      const uint8_t sha256[32],
+			      const strata_cat_attr *a, size_t n)
+{
+	return stage_row(c, path, pathlen, size, sha256, a, n, false);
+}
+
+int strata_catalog_stage_carried(strata_catalog *c, const char *path,
+				 size_t pathlen, uint64_t size,
+				 const uint8_t sha256[32])
+{
+	return stage_row(c, path, pathlen, size, sha256, NULL, 0, true);
 }
 
 int strata_catalog_stage_done(strata_catalog *c)
@@ -213,10 +229,10 @@ static int64_t max_of(strata_catalog *c, const char *sql)
 	return v;
 }
 
-/* Runs sql with ?1..?4 bound to a, b and the texts x, y (unused ones are
- * left NULL). */
+/* Runs sql with ?1..?5 bound to a, b, the texts x, y and e (unused ones
+ * are left NULL). */
 static int run_bulk(strata_catalog *c, const char *sql, int64_t a, int64_t b,
-		    const char *x, const char *y)
+		    const char *x, const char *y, int64_t e)
 {
 	sqlite3_stmt *st;
 	int rc = 0;
@@ -226,14 +242,47 @@ static int run_bulk(strata_catalog *c, const char *sql, int64_t a, int64_t b,
 	sqlite3_bind_int64(st, 2, b);
 	sqlite3_bind_text(st, 3, x, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, y, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, e);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = catalog__db_err(c, "adding the staged catalog rows");
 	sqlite3_finalize(st);
 	return rc;
 }
 
+/* Rows of carried files whose path is in the previous version with
+ * another size: the catalog does not match the store. (CROSS JOIN: the
+ * staged rows drive, each a lookup in files_by_snapshot; the other way
+ * round is a scan of the stage per row.) */
+static int carried_mismatch(strata_catalog *c, int64_t prev)
+{
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	int rc;
+	if ((rc = prepare(
+		 c,
+		 "SELECT count(*) FROM stage.files s CROSS JOIN files p "
+		 "ON p.snapshot_id = ?1 AND p.path_mac = s.path_mac "
+		 "WHERE s.carried AND p.size != s.size",
+		 &st)))
+		return rc;
+	sqlite3_bind_int64(st, 1, prev);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (n)
+		return strata_error_set(
+		    STRATA_ECORRUPT,
+		    "the catalog does not match the store (%lld unchanged "
+		    "files have another size in the previous version): "
+		    "nothing was added; move local/catalog.db aside to "
+		    "rebuild it",
+		    (long long)n);
+	return 0;
+}
+
 int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
-				const char *layer, const char *klass)
+				const char *layer, const char *klass,
+				const uint8_t prev_snap[32])
 {
 	struct catalog_stage *s = c->stage;
 	int rc;
@@ -245,20 +294,47 @@ int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
 	/* groups new to the catalog get ids above g0, and their rows */
 	int64_t g0 = max_of(c, "SELECT coalesce(max(id), 0) FROM groups");
 	int64_t base = max_of(c, "SELECT coalesce(max(rowid), 0) FROM files");
+	int64_t prev = 0;
+	if (prev_snap) { /* its row, where carried files find theirs */
+		sqlite3_stmt *st;
+		if ((rc = prepare(
+			 c, "SELECT id FROM snapshots WHERE object_id = ?",
+			 &st)))
+			return rc;
+		sqlite3_bind_blob(st, 1, prev_snap, 32, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			prev = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
 	if (g0 < 0 || base < 0)
 		return catalog__db_err(c, "adding the staged catalog rows");
+	if (prev && (rc = carried_mismatch(c, prev)))
+		return rc;
 	/* in the order staged: sorting by (key, v) first costs more than
 	 * it saves the attrs b-tree */
 	if ((rc = run_bulk(c,
 			   "INSERT OR IGNORE INTO groups(mac) "
 			   "SELECT mac FROM stage.groups",
-			   0, 0, NULL, NULL)) ||
+			   0, 0, NULL, NULL, 0)) ||
 	    (rc = run_bulk(c,
 			   "INSERT OR REPLACE INTO attrs(key, v, file_id, enc) "
 			   "SELECT a.key, a.v, -g.id, a.enc "
 			   "FROM stage.gattrs a JOIN groups g ON g.mac = a.mac "
 			   "WHERE g.id > ?1",
-			   g0, 0, NULL, NULL)) ||
+			   g0, 0, NULL, NULL, 0)) ||
+	    /* a carried file shares its earlier row's sealed values and
+	     * attributes (as strata_catalog_add_file's `like`) */
+	    (rc = run_bulk(c,
+			   "INSERT INTO files(rowid, snapshot_id, path_mac, "
+			   "path_enc, size, sha256_enc, layer, class, meta, "
+			   "grp) SELECT ?1 + s.seq, ?2, p.path_mac, "
+			   "p.path_enc, p.size, p.sha256_enc, ?3, ?4, p.meta, "
+			   "p.grp FROM stage.files s CROSS JOIN files p "
+			   "ON p.rowid = (SELECT rowid FROM files WHERE "
+			   "snapshot_id = ?5 AND path_mac = s.path_mac "
+			   "LIMIT 1) WHERE s.carried ORDER BY s.seq",
+			   base, snap_row, layer, klass, prev)) ||
+	    /* the others, and carried files the catalog has no row for */
 	    (rc = run_bulk(c,
 			   "INSERT INTO files(rowid, snapshot_id, path_mac, "
 			   "path_enc, size, sha256_enc, layer, class, meta, "
@@ -266,12 +342,14 @@ int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
 			   "s.path_enc, s.size, s.sha256_enc, ?3, ?4, "
 			   "?1 + s.seq, coalesce(-g.id, 0) "
 			   "FROM stage.files s LEFT JOIN groups g "
-			   "ON g.mac = s.gmac ORDER BY s.seq",
-			   base, snap_row, layer, klass)) ||
+			   "ON g.mac = s.gmac WHERE NOT EXISTS (SELECT 1 "
+			   "FROM files f WHERE f.rowid = ?1 + s.seq) "
+			   "ORDER BY s.seq",
+			   base, snap_row, layer, klass, 0)) ||
 	    (rc = run_bulk(c,
 			   "INSERT OR REPLACE INTO attrs(key, v, file_id, enc) "
 			   "SELECT key, v, ?1 + seq, enc FROM stage.attrs",
-			   base, 0, NULL, NULL)))
+			   base, 0, NULL, NULL, 0)))
 		return rc;
 	return 0;
 }

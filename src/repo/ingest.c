@@ -844,22 +844,30 @@ static int stage_file(ingest *g, const inode *k, const strata_buf *path)
 	return rc;
 }
 
-/* The files read now below d, in add_rows' order, each as soon as its
- * job has ended. *stop: the ingest failed meanwhile. */
+/* The files below d, in add_rows' order: those read now as soon as their
+ * job has ended, those carried unchanged at once. *stop: the ingest
+ * failed meanwhile. */
 static int stage_dir(ingest *g, const inode *d, strata_buf *path, bool *stop)
 {
 	size_t base = path->len;
 	int rc = 0;
 	for (size_t i = 0; !rc && !*stop && i < d->nkids; i++) {
 		const inode *k = &d->kids[i];
-		bool dir = k->n.type == STRATA_NODE_DIR && !k->kept;
-		if (k->failed ||
-		    (!dir && !(k->src && k->n.type == STRATA_NODE_FILE)))
+		bool dir = k->n.type == STRATA_NODE_DIR;
+		/* kept (--update) directories are added at commit */
+		if (k->failed || (dir && k->kept) ||
+		    (!dir && k->n.type != STRATA_NODE_FILE))
 			continue;
 		if ((rc = kid_path(path, base, k)))
 			break;
 		if (dir) {
 			rc = stage_dir(g, k, path, stop);
+			continue;
+		}
+		if (!k->src) {
+			rc = strata_catalog_stage_carried(
+			    g->r->cat, (const char *)path->ptr, path->len,
+			    k->n.size, k->n.sha256);
 			continue;
 		}
 		while (!__atomic_load_n(&k->done, __ATOMIC_ACQUIRE)) {
@@ -940,7 +948,7 @@ static int run_workers(ingest *g)
 	/* Files read from disk have their catalog rows staged meanwhile;
 	 * without staging (or a thread for it) commit adds them itself. */
 	pthread_t stager;
-	g->staged = !g->source && g->njobs && !getenv("STRATA_NO_STAGE") &&
+	g->staged = !g->source && !getenv("STRATA_NO_STAGE") &&
 		    !strata_catalog_stage_begin(g->r->cat);
 	if (g->staged && pthread_create(&stager, NULL, stage_rows, g)) {
 		strata_catalog_stage_end(g->r->cat);
@@ -1095,8 +1103,7 @@ static int add_rows(import_ctx *x, const inode *d)
 		if (k->n.type == STRATA_NODE_DIR)
 			rc = k->kept ? repo__import_tree(x, k->n.subtree)
 				     : add_rows(x, k);
-		else if (k->n.type == STRATA_NODE_FILE &&
-			 !(k->src && x->staged)) {
+		else if (k->n.type == STRATA_NODE_FILE && !x->staged) {
 			int64_t meta = k->src ? 0 : repo__carried_meta(x);
 			rc = strata_catalog_add_file(
 			    x->r->cat, x->row, (char *)x->path.ptr, x->path.len,
@@ -1277,7 +1284,7 @@ static int commit(ingest *g, const uint8_t root[32], const repo_metaw *mw)
 	if (!(rc = strata_catalog_add_snapshot(r->cat, &cs, &x.row)) &&
 	    !(rc = add_rows(&x, &g->root)) && g->staged)
 		rc = strata_catalog_stage_commit(r->cat, x.row, s.layer,
-						 s.klass);
+						 s.klass, latest ? prev : NULL);
 	for (size_t i = 0; !rc && i < g->o->nfrom; i++)
 		rc = strata_catalog_add_source(r->cat, x.row, g->sources[i],
 					       g->o->recipe);

@@ -527,21 +527,25 @@ static void stage_series(fixture *f, const char *modality, int first, int n)
 	}
 }
 
-/* Version v of DS1, opened in a transaction: its snapshot row. */
-static int64_t begin_version(fixture *f, uint32_t v)
+/* Version v of DS1, opened in a transaction: its snapshot row (and id,
+ * if asked). */
+static int64_t begin_version(fixture *f, uint32_t v, uint8_t id[32])
 {
 	int64_t row;
 	strata_cat_snap sv = snap(DS1, v, v - 1, NULL);
+	if (id)
+		memcpy(id, sv.id, 32);
 	assert_int_equal(strata_catalog_begin(f->c), 0);
 	assert_int_equal(strata_catalog_add_snapshot(f->c, &sv, &row), 0);
 	return row;
 }
 
 /* The staged rows into snap_row, then the version kept or rolled back. */
-static void end_version(fixture *f, int64_t snap_row, bool keep)
+static void end_version(fixture *f, int64_t snap_row, bool keep,
+			const uint8_t prev[32])
 {
 	assert_int_equal(
-	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi"), 0);
+	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi", prev), 0);
 	if (keep)
 		assert_int_equal(strata_catalog_commit(f->c), 0);
 	else
@@ -560,12 +564,13 @@ static void test_stage(void **state)
 	assert_int_not_equal(strata_catalog_stage_begin(f->c), 0);
 	stage_series(f, "MR", 0, 5);
 	assert_int_equal(strata_catalog_stage_done(f->c), 0);
-	snap_row = begin_version(f, 1);
+	uint8_t v1[32], v2[32];
+	snap_row = begin_version(f, 1, v1);
 	/* a carried file is added directly, before the staged ones */
 	assert_int_equal(strata_catalog_add_file(f->c, snap_row, "notes.txt", 9,
 						 4, sha, "raw", "phi", 0, &row),
 			 0);
-	end_version(f, snap_row, true);
+	end_version(f, snap_row, true, NULL);
 	assert_int_equal(count_rows(f, "SELECT count(*) FROM files"), 6);
 	assert_int_equal(
 	    count_rows(f, "SELECT count(*) FROM files WHERE meta != rowid"), 0);
@@ -589,12 +594,22 @@ static void test_stage(void **state)
 	assert_int_equal(strata_catalog_stage_begin(f->c), 0);
 	stage_series(f, "MR", 5, 1);
 	stage_series(f, "US", 6, 1);
+	/* img2 carried unchanged from v1 shares its row's attributes; a
+	 * carried file v1's catalog has no row for gets a plain one */
+	assert_int_equal(
+	    strata_catalog_stage_carried(f->c, "img2.dcm", 8, 10, sha), 0);
+	assert_int_equal(
+	    strata_catalog_stage_carried(f->c, "lost.txt", 8, 3, sha), 0);
 	assert_int_equal(strata_catalog_stage_done(f->c), 0);
-	end_version(f, begin_version(f, 2), true);
+	end_version(f, begin_version(f, 2, v2), true, v1);
 	assert_int_equal(count_rows(f, "SELECT count(*) FROM groups"), 3);
 	assert_int_equal(
 	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id < 0"), 9);
-	assert_int_equal(find_n(f->c, "dicom.Modality = MR"), 1); /* v2 */
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM files"), 10);
+	assert_int_equal(
+	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id > 0"), 14);
+	assert_int_equal(find_n(f->c, "dicom.Modality = MR"), 2); /* v2 */
+	assert_int_equal(find_n(f->c, "dicom.SOPInstanceUID = '1.2.3.2'"), 1);
 	assert_int_equal(find_n(f->c, "dicom.Modality = US and "
 				      "dicom.SOPInstanceUID = '1.2.3.6'"),
 			 1);
@@ -604,13 +619,13 @@ static void test_stage(void **state)
 	assert_int_equal(strata_catalog_stage_begin(f->c), 0);
 	stage_series(f, "XA", 7, 2);
 	assert_int_equal(strata_catalog_stage_done(f->c), 0);
-	snap_row = begin_version(f, 3);
-	end_version(f, snap_row, false);
-	assert_int_equal(count_rows(f, "SELECT count(*) FROM files"), 8);
+	snap_row = begin_version(f, 3, NULL);
+	end_version(f, snap_row, false, NULL);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM files"), 10);
 	assert_int_equal(find_n(f->c, "dicom.Modality = XA"), 0);
 	assert_int_equal(strata_catalog_stage_begin(f->c), 0);
 	assert_int_not_equal(
-	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi"), 0);
+	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi", NULL), 0);
 	strata_catalog_stage_end(f->c);
 	strata_catalog_stage_end(f->c); /* twice: nothing to end */
 	/* ended half way (the staging thread failed): nothing is left open,
@@ -618,9 +633,22 @@ static void test_stage(void **state)
 	assert_int_equal(strata_catalog_stage_begin(f->c), 0);
 	stage_series(f, "XA", 7, 2);
 	strata_catalog_stage_end(f->c);
-	begin_version(f, 3);
+	begin_version(f, 3, NULL);
 	assert_int_equal(strata_catalog_commit(f->c), 0);
-	assert_int_equal(count_rows(f, "SELECT count(*) FROM files"), 8);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM files"), 10);
+	/* a carried file whose earlier row has another size: the catalog
+	 * does not match the store, and nothing is added */
+	assert_int_equal(strata_catalog_stage_begin(f->c), 0);
+	assert_int_equal(
+	    strata_catalog_stage_carried(f->c, "img2.dcm", 8, 99, sha), 0);
+	assert_int_equal(strata_catalog_stage_done(f->c), 0);
+	snap_row = begin_version(f, 4, NULL);
+	assert_int_equal(
+	    strata_catalog_stage_commit(f->c, snap_row, "raw", "phi", v2),
+	    STRATA_ECORRUPT);
+	strata_catalog_rollback(f->c);
+	strata_catalog_stage_end(f->c);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM files"), 10);
 }
 
 static void test_bad_path(void **state)
