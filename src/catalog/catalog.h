@@ -108,7 +108,8 @@ int strata_catalog_stage_done(strata_catalog *c);
 /* Inside the version's transaction (strata_catalog_begin): every staged
  * file becomes a row of snapshot snap_row, after the rows already added,
  * in the order staged. prev_snap: the previous version's snapshot id
- * (carried files share its rows), or NULL. */
+ * (carried files share its rows), or NULL. All or nothing: on an error
+ * no staged row was added. */
 int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
 				const char *layer, const char *klass,
 				const uint8_t prev_snap[32]);

@@ -280,17 +280,10 @@ static int carried_mismatch(strata_catalog *c, int64_t prev)
 	return 0;
 }
 
-int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
-				const char *layer, const char *klass,
-				const uint8_t prev_snap[32])
+static int bulk_add(strata_catalog *c, int64_t snap_row, const char *layer,
+		    const char *klass, const uint8_t prev_snap[32])
 {
-	struct catalog_stage *s = c->stage;
 	int rc;
-	if (!s || s->in_tx)
-		return strata_error_set(STRATA_EINVAL,
-					"catalog staging is not done");
-	if (!s->seq)
-		return 0;
 	/* groups new to the catalog get ids above g0, and their rows */
 	int64_t g0 = max_of(c, "SELECT coalesce(max(id), 0) FROM groups");
 	int64_t base = max_of(c, "SELECT coalesce(max(rowid), 0) FROM files");
@@ -352,6 +345,28 @@ int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
 			   base, 0, NULL, NULL, 0)))
 		return rc;
 	return 0;
+}
+
+int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
+				const char *layer, const char *klass,
+				const uint8_t prev_snap[32])
+{
+	struct catalog_stage *s = c->stage;
+	int rc;
+	if (!s || s->in_tx)
+		return strata_error_set(STRATA_EINVAL,
+					"catalog staging is not done");
+	if (!s->seq)
+		return 0;
+	/* all or nothing, so that the caller can add the rows itself */
+	if ((rc = catalog__exec(c, "SAVEPOINT stage_commit")))
+		return rc;
+	rc = bulk_add(c, snap_row, layer, klass, prev_snap);
+	if (rc)
+		sqlite3_exec(c->db, "ROLLBACK TO stage_commit", NULL, NULL,
+			     NULL);
+	sqlite3_exec(c->db, "RELEASE stage_commit", NULL, NULL, NULL);
+	return rc;
 }
 
 void strata_catalog_stage_end(strata_catalog *c)

@@ -1100,9 +1100,11 @@ static int add_rows(import_ctx *x, const inode *d)
 			continue;
 		if ((rc = kid_path(&x->path, base, k)))
 			break;
-		if (k->n.type == STRATA_NODE_DIR)
-			rc = k->kept ? repo__import_tree(x, k->n.subtree)
-				     : add_rows(x, k);
+		if (k->n.type == STRATA_NODE_DIR && k->kept)
+			rc = x->files_only ? 0
+					   : repo__import_tree(x, k->n.subtree);
+		else if (k->n.type == STRATA_NODE_DIR)
+			rc = add_rows(x, k);
 		else if (k->n.type == STRATA_NODE_FILE && !x->staged) {
 			int64_t meta = k->src ? 0 : repo__carried_meta(x);
 			rc = strata_catalog_add_file(
@@ -1280,11 +1282,20 @@ static int commit(ingest *g, const uint8_t root[32], const repo_metaw *mw)
 			&g->spool,
 			&g->subjects,
 			latest ? prev : NULL,
-			g->staged};
+			g->staged,
+			false};
 	if (!(rc = strata_catalog_add_snapshot(r->cat, &cs, &x.row)) &&
-	    !(rc = add_rows(&x, &g->root)) && g->staged)
-		rc = strata_catalog_stage_commit(r->cat, x.row, s.layer,
-						 s.klass, latest ? prev : NULL);
+	    !(rc = add_rows(&x, &g->root)) && g->staged &&
+	    (rc = strata_catalog_stage_commit(r->cat, x.row, s.layer, s.klass,
+					      latest ? prev : NULL))) {
+		/* none was added: the files' rows one by one, as unstaged */
+		warn_file(g, WARN_NOTE,
+			  "%s; adding the catalog rows one by one instead",
+			  strata_error_msg());
+		x.staged = false;
+		x.files_only = true;
+		rc = add_rows(&x, &g->root);
+	}
 	for (size_t i = 0; !rc && i < g->o->nfrom; i++)
 		rc = strata_catalog_add_source(r->cat, x.row, g->sources[i],
 					       g->o->recipe);

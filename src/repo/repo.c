@@ -594,7 +594,7 @@ int repo__import(strata_repo *r, const uint8_t id[32], const strata_snapshot *s)
 				&cs.parent_version))
 		cs.parent_version = 0;
 	import_ctx ic = {r,    0,    s->layer, s->klass, STRATA_BUF_INIT,
-			 NULL, NULL, NULL,     false};
+			 NULL, NULL, NULL,     false,	 false};
 	int rc = strata_catalog_add_snapshot(r->cat, &cs, &ic.row);
 	if (!rc)
 		rc = repo__import_tree(&ic, s->root);

@@ -124,7 +124,8 @@ typedef struct import_ctx {
 	/* ingest: the previous version; files carried unchanged from it
 	 * share their attributes there */
 	const uint8_t *prev_snap;
-	bool staged; /* ingest: files read now are added from the stage */
+	bool staged;	 /* ingest: files are added from the stage */
+	bool files_only; /* ingest: kept (--update) trees are in already */
 } import_ctx;
 
 /* ingest --subjects FILE: "path,subject" lines, sorted by path. */

@@ -57,3 +57,29 @@ if [ "$avail" -gt 4096 ]; then
 else
     note "failed ingest left the file system full (${avail} KiB free); skipping the follow-up ingest"
 fi
+
+# SQLite's temporary directory full (SQLITE_TMPDIR): the catalog rows staged
+# while files are read cannot be added in bulk; they are added one by one
+# instead, and the version is made with all its metadata, as with room.
+T=$WORK/tmpfull
+mkdir -p "$T" "$WORK/dcm"
+if mount -t tmpfs -o size=64k tmpfs "$T" 2>/dev/null; then
+    at_exit "umount '$T' 2>/dev/null || umount -l '$T' 2>/dev/null"
+    head -c 65536 /dev/zero >"$T/fill" 2>/dev/null || true
+    cp "$TESTDATA"/dicom/*.dcm "$WORK/dcm/"
+    for r in roomy full; do
+        ok init "$WORK/repo-$r"
+        if [ $r = full ]; then
+            SQLITE_TMPDIR=$T ok -q -R "$WORK/repo-$r" ingest "$WORK/dcm" --dataset d
+            if grep -q "one by one" "$ERR"; then note "full SQLITE_TMPDIR: rows added one by one"; fi
+        else
+            ok -q -R "$WORK/repo-$r" ingest "$WORK/dcm" --dataset d
+        fi
+        ok -R "$WORK/repo-$r" find 'format.name = dicom' --dataset d --json
+        cp "$OUT" "$WORK/find-$r.json"
+    done
+    want=$(json_get "$WORK/find-roomy.json" 'len(j)')
+    [ "$want" -ge 10 ] || die "expected the DICOM test files to have metadata, found $want"
+    json_check "$WORK/find-full.json" "len(j) == $want" \
+        "every file has its metadata with SQLite's temporary directory full"
+fi
