@@ -3,7 +3,7 @@
  * are read and added in bulk when the version commits. Sealing, MACs and
  * grouping happen on the staging thread, into a private temporary
  * database attached as "stage" (on disk, so a million files cost no
- * memory); the version's transaction then copies them with four
+ * memory); the version's transaction then copies them with five
  * INSERT ... SELECT statements instead of a few statements per file.
  */
 #include "catalog/catalog_int.h"

@@ -895,7 +895,8 @@ static void *stage_rows(void *arg)
 		rc = strata_catalog_stage_done(g->r->cat);
 	if (rc) { /* staging only saves time: commit adds the rows itself */
 		warn_file(g, WARN_NOTE,
-			  "%s; the catalog rows are added at commit instead",
+			  "could not stage the catalog rows (%s); they are "
+			  "added at commit instead, nothing is lost",
 			  strata_error_msg());
 		strata_catalog_stage_end(g->r->cat);
 		g->staged = false; /* read after the join */
@@ -1290,7 +1291,8 @@ static int commit(ingest *g, const uint8_t root[32], const repo_metaw *mw)
 					      latest ? prev : NULL))) {
 		/* none was added: the files' rows one by one, as unstaged */
 		warn_file(g, WARN_NOTE,
-			  "%s; adding the catalog rows one by one instead",
+			  "could not add the staged catalog rows in bulk (%s); "
+			  "adding them one by one instead, nothing is lost",
 			  strata_error_msg());
 		x.staged = false;
 		x.files_only = true;
