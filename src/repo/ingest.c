@@ -298,7 +298,6 @@ typedef struct worker {
 	strata_hmac *hmac;
 	strata_sha256_ctx *sha;
 	strata_pack_writer pack;
-	strata_buf sealed;
 	uint8_t *buf;
 	size_t bufsize;
 	uint8_t (*ids)[32];
@@ -353,10 +352,9 @@ static int seal_into_pack(worker *w, const uint8_t id[32], const uint8_t *p,
 			  size_t n, int mode)
 {
 	strata_repo *r = w->g->r;
-	int c, rc;
-	if ((rc = strata_codec_seal(w->codec, &w->sealed, p, n, mode, &c)) ||
-	    (rc = strata_pack_add(&w->pack, id, STRATA_BLOB_DATA, w->sealed.ptr,
-				  w->sealed.len, (uint32_t)n)))
+	int rc = strata_pack_seal(&w->pack, w->codec, id, STRATA_BLOB_DATA, p,
+				  n, mode);
+	if (rc)
 		return rc;
 	if (w->pack.data.len >= r->pack_size)
 		rc = repo__uploader_submit(w->g->up, &w->pack, w->codec);
@@ -733,7 +731,6 @@ static int worker_init(worker *w, ingest *g)
 	memset(w, 0, sizeof(*w));
 	w->g = g;
 	w->bufsize = (size_t)r->chunk_max * 2;
-	w->sealed.limit = STRATA_BLOB_MAX + 65536;
 	w->pack.data.limit =
 	    (size_t)r->pack_size + STRATA_BLOB_MAX + (1u << 20);
 	/* reserve once: doubling past pack_size would waste half the RSS */
@@ -756,7 +753,6 @@ static void worker_release(worker *w)
 	strata_hmac_free(w->hmac);
 	strata_sha256_free(w->sha);
 	strata_pack_writer_release(&w->pack);
-	strata_buf_release(&w->sealed);
 	strata_free(w->buf);
 	strata_free(w->ids);
 	strata_attrs_free(w->attrs);

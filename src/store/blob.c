@@ -79,8 +79,8 @@ static void next_nonce(strata_codec *c, uint8_t nonce[12])
 		nonce[4 + i] ^= (uint8_t)(ctr >> (8 * i));
 }
 
-int strata_codec_seal(strata_codec *c, strata_buf *out, const uint8_t *p,
-		      size_t n, int mode, int *comp)
+int strata_codec_seal_append(strata_codec *c, strata_buf *out, const uint8_t *p,
+			     size_t n, int mode, int *comp)
 {
 	int rc;
 	const uint8_t *src = p;
@@ -106,10 +106,9 @@ int strata_codec_seal(strata_codec *c, strata_buf *out, const uint8_t *p,
 			*comp = STRATA_COMP_ZSTD;
 		}
 	}
-	strata_buf_reset(out);
 	if ((rc = strata_buf_reserve(out, srclen + STRATA_BLOB_OVERHEAD)))
 		return rc;
-	uint8_t *h = out->ptr;
+	uint8_t *h = out->ptr + out->len;
 	h[0] = BLOB_MAGIC0;
 	h[1] = BLOB_MAGIC1;
 	h[2] = STRATA_FORMAT_VERSION;
@@ -121,8 +120,15 @@ int strata_codec_seal(strata_codec *c, strata_buf *out, const uint8_t *p,
 			      srclen);
 	if (rc)
 		return rc;
-	out->len = srclen + STRATA_BLOB_OVERHEAD;
+	out->len += srclen + STRATA_BLOB_OVERHEAD;
 	return 0;
+}
+
+int strata_codec_seal(strata_codec *c, strata_buf *out, const uint8_t *p,
+		      size_t n, int mode, int *comp)
+{
+	strata_buf_reset(out);
+	return strata_codec_seal_append(c, out, p, n, mode, comp);
 }
 
 int strata_codec_open(strata_codec *c, strata_buf *out, const uint8_t *blob,

@@ -29,6 +29,29 @@ int strata_pack_add(strata_pack_writer *w, const uint8_t id[32], uint8_t type,
 	return 0;
 }
 
+int strata_pack_seal(strata_pack_writer *w, strata_codec *c,
+		     const uint8_t id[32], uint8_t type, const uint8_t *p,
+		     size_t n, int mode)
+{
+	size_t at = w->data.len;
+	int comp, rc;
+	if (strata_grow(&w->ents, &w->cap, w->n, sizeof(*w->ents)))
+		return STRATA_ENOMEM;
+	if ((rc = strata_codec_seal_append(c, &w->data, p, n, mode, &comp)))
+		return rc;
+	if (w->data.len > UINT32_MAX) {
+		w->data.len = at;
+		return strata_error_set(STRATA_EINVAL, "pack too large");
+	}
+	strata_pack_entry *e = &w->ents[w->n++];
+	memcpy(e->id, id, 32);
+	e->type = type;
+	e->offset = (uint32_t)at;
+	e->length = (uint32_t)(w->data.len - at);
+	e->raw_len = (uint32_t)n;
+	return 0;
+}
+
 int strata_pack_finish(strata_pack_writer *w, strata_codec *c,
 		       uint8_t pack_id[32])
 {

@@ -85,6 +85,9 @@ enum { STRATA_SEAL_RAW = 0, STRATA_SEAL_TRY = 1, STRATA_SEAL_ZSTD = 2 };
  * says. Sets *comp. */
 int strata_codec_seal(strata_codec *c, strata_buf *out, const uint8_t *p,
 		      size_t n, int mode, int *comp);
+/* The same, appended to out (a pack's data, say: no copy). */
+int strata_codec_seal_append(strata_codec *c, strata_buf *out, const uint8_t *p,
+			     size_t n, int mode, int *comp);
 /* Decode a stored blob into out (replacing its content); raw_len bounds
  * the plaintext size (0: STRATA_BLOB_MAX). */
 int strata_codec_open(strata_codec *c, strata_buf *out, const uint8_t *blob,
@@ -115,6 +118,10 @@ typedef struct strata_pack_writer {
 
 int strata_pack_add(strata_pack_writer *w, const uint8_t id[32], uint8_t type,
 		    const uint8_t *blob, size_t len, uint32_t raw_len);
+/* Seal p[0..n) (strata_codec_seal's mode) straight into the pack. */
+int strata_pack_seal(strata_pack_writer *w, strata_codec *c,
+		     const uint8_t id[32], uint8_t type, const uint8_t *p,
+		     size_t n, int mode);
 /* Append the encrypted trailer; the pack id is SHA-256 of the result. */
 int strata_pack_finish(strata_pack_writer *w, strata_codec *c,
 		       uint8_t pack_id[32]);

@@ -155,6 +155,74 @@ static void test_pack_roundtrip(void **state)
 	strata_pack_writer_release(&w);
 }
 
+/* strata_pack_seal seals straight into the pack, between blobs added
+ * with strata_pack_add: its table and blobs read back like theirs. */
+static void test_pack_seal(void **state)
+{
+	fixture *f = *state;
+	strata_pack_writer w;
+	strata_pack_entry want[12];
+	strata_buf sealed = STRATA_BUF_INIT, plain = STRATA_BUF_INIT;
+	uint8_t src[12][3000], id[32];
+	char name[128];
+	memset(&w, 0, sizeof(w));
+	for (size_t i = 0; i < 12; i++) {
+		size_t n = 1 + i * 250;
+		unit_fill(src[i], n, 7 + i);
+		if (i % 2)
+			memset(src[i], 'x', n / 2); /* compresses */
+		strata_pack_entry *e = &want[i];
+		unit_fill(e->id, 32, 500 + i);
+		e->type = STRATA_BLOB_DATA;
+		e->offset = (uint32_t)w.data.len;
+		e->raw_len = (uint32_t)n;
+		if (i % 3 == 2) { /* the old way, for comparison */
+			int comp;
+			assert_int_equal(strata_codec_seal(f->c, &sealed,
+							   src[i], n, 1, &comp),
+					 0);
+			assert_int_equal(strata_pack_add(&w, e->id, e->type,
+							 sealed.ptr, sealed.len,
+							 e->raw_len),
+					 0);
+		} else {
+			int mode = i % 3 ? STRATA_SEAL_ZSTD : STRATA_SEAL_RAW;
+			assert_int_equal(strata_pack_seal(&w, f->c, e->id,
+							  e->type, src[i], n,
+							  mode),
+					 0);
+			if (mode == STRATA_SEAL_RAW) /* stored as it is */
+				assert_int_equal(w.data.len - e->offset,
+						 n + STRATA_BLOB_OVERHEAD);
+		}
+		e->length = (uint32_t)(w.data.len - e->offset);
+		assert_int_equal(w.n, i + 1);
+		check_entries(w.ents, w.n, want, i + 1);
+	}
+	size_t end = w.data.len;
+	assert_int_equal(strata_pack_finish(&w, f->c, id), 0);
+	for (size_t i = 0; i < 12; i++) {
+		assert_true(want[i].offset + want[i].length <= end);
+		assert_int_equal(
+		    strata_codec_open(f->c, &plain, w.data.ptr + want[i].offset,
+				      want[i].length, want[i].raw_len),
+		    0);
+		assert_int_equal(plain.len, want[i].raw_len);
+		assert_memory_equal(plain.ptr, src[i], plain.len);
+	}
+	strata_pack_name(name, sizeof(name), id);
+	assert_int_equal(put_pack(f, name, w.data.ptr, w.data.len), 0);
+	strata_pack_entry *got = NULL;
+	size_t n = 0;
+	assert_int_equal(
+	    strata_pack_read_table(f->be, f->c, name, w.data.len, &got, &n), 0);
+	check_entries(got, n, want, 12);
+	free(got);
+	strata_buf_release(&sealed);
+	strata_buf_release(&plain);
+	strata_pack_writer_release(&w);
+}
+
 /* Store a damaged copy of the pack and expect ECORRUPT from its table. */
 static void expect_bad(fixture *f, const uint8_t *p, size_t n, int tag)
 {
@@ -500,6 +568,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pack_roundtrip, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_pack_damage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pack_seal, setup, teardown),
 	    cmocka_unit_test(test_pack_parse_table),
 	    cmocka_unit_test(test_index_add_find),
 	    cmocka_unit_test(test_index_encode_decode),
