@@ -22,6 +22,9 @@ typedef struct inode {
 	bool failed;
 	bool virt; /* file vi of the ingest's repo_source (src: its path) */
 	int done;  /* its job ended (read by the staging thread) */
+	/* opened by the read-ahead thread: 1 + its fd, 0 none yet, -1 taken
+	 * (the worker opens the file itself) */
+	int ahead_fd;
 	size_t vi;
 	repo_meta meta; /* extracted metadata, in the spool */
 } inode;
@@ -464,7 +467,10 @@ static int do_file(worker *w, inode *f, bool *src_err)
 	*src_err = true;
 	const char *from = pr.path ? pr.path : f->src;
 	if (!vs || pr.path) {
-		fd = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		int v = __atomic_exchange_n(&f->ahead_fd, -1, __ATOMIC_ACQ_REL);
+		fd = v > 0 && !vs
+			 ? v - 1
+			 : open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			rc = strata_error_set(strata_errno_code(errno),
 					      "cannot open '%s': %s", from,
@@ -775,7 +781,11 @@ static int job_cmp(const void *x, const void *y)
 }
 
 /* Ask the kernel to start reading the files the workers will want next,
- * so a cold cache sees many reads in flight instead of one per worker. */
+ * so a cold cache sees many reads in flight instead of one per worker.
+ * The file stays open for the worker, which saves it an open and a close
+ * (if the worker came first, it opens the file itself). O_NONBLOCK: a
+ * FIFO put in the file's place must not block this thread; the worker
+ * finds it is no longer a regular file. */
 #define PREFETCH_FILES 64
 #define PREFETCH_BYTES (64u << 20)
 
@@ -798,15 +808,32 @@ static void *prefetch(void *arg)
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		int fd =
-		    open(g->jobs[i]->src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0) {
-			posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+		inode *f = g->jobs[i++];
+		int fd = open(f->src,
+			      O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		int none = 0;
+		if (fd < 0)
+			continue;
+		fcntl(fd, F_SETFL,
+		      0); /* back to blocking reads, for the worker */
+		posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+		if (!__atomic_compare_exchange_n(&f->ahead_fd, &none, fd + 1,
+						 false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
 			close(fd);
-		}
-		i++;
 	}
 	return NULL;
+}
+
+/* Files opened ahead that no worker took (the ingest stopped). */
+static void close_ahead(ingest *g)
+{
+	for (size_t i = 0; i < g->njobs; i++) {
+		int v = __atomic_exchange_n(&g->jobs[i]->ahead_fd, -1,
+					    __ATOMIC_ACQ_REL);
+		if (v > 0)
+			close(v - 1);
+	}
 }
 
 /* ---- catalog rows, staged while the files are read ---- */
@@ -979,6 +1006,7 @@ join:
 	__atomic_store_n(&g->prefetch_stop, 1, __ATOMIC_RELAXED);
 	if (pf_started)
 		pthread_join(pf, NULL);
+	close_ahead(g);
 	if (stager_started)
 		pthread_join(stager, NULL);
 	for (int i = 0; i < nt; i++)
