@@ -3,12 +3,6 @@
  * sealed pack and go back to hashing and compressing while this thread
  * writes, fsyncs and renames it; only then are its blobs published in the
  * index. At most `depth` packs wait, which bounds memory.
- *
- * The last written pack's buffer is kept for the next pack instead of
- * being freed: a fresh one of 16 MiB costs a page fault and a page of
- * zeroes for every 4 KiB of it, a large share of the kernel's CPU on an
- * ingest of many small files. Only one is kept (SPARE_MAX), because it
- * stays resident: keeping more raised peak RSS by 27 MiB.
  */
 #include "repo/repo_int.h"
 
@@ -30,11 +24,7 @@ struct repo_uploader {
 	int rc;
 	char msg[1024];
 	uint64_t stored;
-	strata_buf *spare; /* written packs' buffers, for the next ones */
-	size_t nspare;
 };
-
-#define SPARE_MAX 1
 
 static void *run(void *arg)
 {
@@ -64,12 +54,7 @@ static void *run(void *arg)
 		}
 		if (!rc)
 			u->stored += p.data.len;
-		if (u->nspare < SPARE_MAX) {
-			p.data.len = 0;
-			u->spare[u->nspare++] = p.data;
-		} else {
-			strata_buf_release(&p.data);
-		}
+		strata_buf_release(&p.data);
 		strata_free(p.ents);
 		u->head = (u->head + 1) % u->depth;
 		u->count--;
@@ -82,10 +67,7 @@ static void *run(void *arg)
 int repo__uploader_start(repo_uploader **out, strata_repo *r, size_t depth)
 {
 	repo_uploader *u = strata_calloc(1, sizeof(*u));
-	if (!u || !(u->q = strata_calloc(depth, sizeof(*u->q))) ||
-	    !(u->spare = strata_calloc(SPARE_MAX, sizeof(*u->spare)))) {
-		if (u)
-			strata_free(u->q);
+	if (!u || !(u->q = strata_calloc(depth, sizeof(*u->q)))) {
 		strata_free(u);
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	}
@@ -94,7 +76,6 @@ int repo__uploader_start(repo_uploader **out, strata_repo *r, size_t depth)
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->cond, NULL);
 	if (pthread_create(&u->th, NULL, run, u)) {
-		strata_free(u->spare);
 		strata_free(u->q);
 		strata_free(u);
 		return strata_error_set(STRATA_EIO, "cannot start a thread");
@@ -119,10 +100,6 @@ int repo__uploader_submit(repo_uploader *u, strata_pack_writer *w,
 	p.n = w->n;
 	size_t limit = w->data.limit, cap = w->data.cap;
 	memset(&w->data, 0, sizeof(w->data));
-	pthread_mutex_lock(&u->lock);
-	if (u->nspare && u->spare[u->nspare - 1].cap >= cap)
-		w->data = u->spare[--u->nspare];
-	pthread_mutex_unlock(&u->lock);
 	w->data.limit = limit;
 	/* the same capacity again, so the next pack does not grow by doubling
 	 * (pages are only touched as they fill) */
@@ -166,9 +143,6 @@ int repo__uploader_finish(repo_uploader *u, uint64_t *stored)
 		*stored += u->stored;
 	pthread_mutex_destroy(&u->lock);
 	pthread_cond_destroy(&u->cond);
-	for (size_t i = 0; i < u->nspare; i++)
-		strata_buf_release(&u->spare[i]);
-	strata_free(u->spare);
 	strata_free(u->q);
 	strata_free(u);
 	return rc;
