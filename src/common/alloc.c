@@ -5,6 +5,8 @@
  */
 #include "common/common.h"
 
+#include <sys/mman.h>
+
 static long fail_countdown; /* 0: never fail */
 
 void strata_alloc_fail_after(long n)
@@ -77,4 +79,25 @@ int strata_grow(void *pp, size_t *cap, size_t n, size_t elem)
 	*p = np;
 	*cap = c;
 	return 0;
+}
+
+/* Large working buffers (a pack being filled) are touched a page at a time
+ * as they fill, and a fresh one costs a page fault per 4 KiB: about
+ * 350,000 faults for 1.4 GB of packs. Asking for transparent huge pages on
+ * the 2 MiB-aligned part of the buffer makes that one fault per 2 MiB.
+ * Only a hint: where THP is off, or the range holds no whole 2 MiB,
+ * nothing changes. */
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+void strata_advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	uintptr_t e = ((uintptr_t)p + n) & ~(HUGE_PAGE - 1);
+	if (p && e > a)
+		madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)n;
+#endif
 }

@@ -35,6 +35,8 @@ void *strata_realloc(void *p, size_t n);
 char *strata_strdup(const char *s);
 char *strata_strndup(const char *s, size_t n);
 void strata_free(void *p);
+/* Hint that the large buffer p[0..n) be backed by huge pages. */
+void strata_advise_huge(void *p, size_t n);
 /* Make room for element `n` of the growable array *pp of `*cap` elements
  * of `elem` bytes (doubling); on failure *pp is untouched. */
 int strata_grow(void *pp, size_t *cap, size_t n, size_t elem);

@@ -745,6 +745,8 @@ static int worker_init(worker *w, ingest *g)
 		return rc;
 	if (!(w->buf = strata_malloc(w->bufsize)))
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	/* up to pack_size: the rest is touched only by a pack's last blob */
+	strata_advise_huge(w->pack.data.ptr, r->pack_size);
 	if ((rc = strata_attrs_new(&w->attrs)) ||
 	    (rc = strata_codec_new(&w->codec, &r->keys, r->zstd_level)) ||
 	    (rc = strata_hmac_new(&w->hmac, r->keys.id_key, 32)) ||

@@ -108,6 +108,7 @@ int repo__uploader_submit(repo_uploader *u, strata_pack_writer *w,
 		strata_free(p.ents);
 		return rc;
 	}
+	strata_advise_huge(w->data.ptr, u->r->pack_size);
 	w->ents = NULL;
 	w->n = w->cap = 0;
 	pthread_mutex_lock(&u->lock);

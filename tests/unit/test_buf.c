@@ -277,6 +277,59 @@ static void test_parse_u64_space_minus(void **state)
 	}
 }
 
+/* THPeligible of the mapping holding address a in /proc/self/smaps: 1,
+ * 0, or -1 if it cannot be told. */
+static int thp_eligible(uintptr_t a)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int found = 0, v = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perms[5];
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3) {
+			found = lo <= a && a < hi;
+			continue;
+		}
+		if (found && sscanf(line, "THPeligible: %d", &v) == 1)
+			break;
+	}
+	fclose(f);
+	return found ? v : -1;
+}
+
+/* strata_advise_huge: a hint that leaves the memory usable, does nothing
+ * to ranges without a whole 2 MiB in them, and (where THP is offered at
+ * all) makes the aligned part eligible for huge pages. */
+static void test_advise_huge(void **state)
+{
+	(void)state;
+	size_t n = 8u << 20;
+	uint8_t *p = strata_malloc(n);
+	assert_non_null(p);
+	strata_advise_huge(p, n);
+	strata_advise_huge(p + 1, 4096); /* too small: nothing */
+	strata_advise_huge(NULL, n);
+	for (size_t i = 0; i < n; i += 4093)
+		p[i] = (uint8_t)(i * 7);
+	for (size_t i = 0; i < n; i += 4093)
+		assert_int_equal(p[i], (uint8_t)(i * 7));
+	char mode[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (f) {
+		if (!fgets(mode, sizeof(mode), f))
+			mode[0] = 0;
+		fclose(f);
+	}
+	uintptr_t a =
+	    ((uintptr_t)p + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+	if (strstr(mode, "[madvise]") || strstr(mode, "[always]"))
+		assert_int_equal(thp_eligible(a), 1);
+	strata_free(p);
+}
+
 static void test_alloc_fail(void **state)
 {
 	(void)state;
@@ -324,6 +377,7 @@ int main(void)
 	    cmocka_unit_test(test_put_le),
 	    cmocka_unit_test(test_limit),
 	    cmocka_unit_test(test_reserve_huge),
+	    cmocka_unit_test(test_advise_huge),
 	    cmocka_unit_test(test_limit_exact),
 	    cmocka_unit_test(test_printf),
 	    cmocka_unit_test(test_rd),
