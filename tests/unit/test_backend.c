@@ -94,6 +94,55 @@ static void test_put_get(void **state)
 	assert_string_equal(be->location, f->dir);
 }
 
+/* Ranges of MiBs (restore reads packs in runs of up to 16 MiB) at any
+ * offset give the object's bytes; a range past the end, or into an object
+ * truncated behind the backend's back, is ECORRUPT. */
+static void test_large_ranges(void **state)
+{
+	fixture *f = *state;
+	strata_backend *be = f->be;
+	size_t n = (5u << 20) + 123;
+	uint8_t *data = malloc(n), *part = malloc(n);
+	char path[4096];
+	assert_non_null(data);
+	assert_non_null(part);
+	unit_fill(data, n, 9);
+	assert_int_equal(be->ops->put(be, "data/cd/big", data, n), 0);
+	static const struct {
+		uint64_t off;
+		size_t len;
+	} r[] = {{0, 1u << 20},
+		 {4096, 2u << 20},
+		 {1, (1u << 20) + 1},
+		 {12345, (3u << 20) + 777},
+		 {0, (5u << 20) + 123},		     /* the whole object */
+		 {(2u << 20) + 5, (3u << 20) + 118}, /* to the last byte */
+		 {(4u << 20) - 1, (1u << 20) + 124}};
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		memset(part, 0xee, r[i].len);
+		assert_int_equal(be->ops->get_range(be, "data/cd/big", r[i].off,
+						    r[i].len, part),
+				 0);
+		assert_memory_equal(part, data + r[i].off, r[i].len);
+	}
+	/* one byte past the end */
+	assert_int_equal(be->ops->get_range(be, "data/cd/big", (2u << 20) + 5,
+					    (3u << 20) + 119, part),
+			 STRATA_ECORRUPT);
+	/* cut short behind the backend's back */
+	snprintf(path, sizeof(path), "%s/data/cd/big", f->dir);
+	assert_int_equal(truncate(path, (3u << 20) + 100), 0);
+	assert_int_equal(
+	    be->ops->get_range(be, "data/cd/big", 2u << 20, 2u << 20, part),
+	    STRATA_ECORRUPT);
+	assert_int_equal(be->ops->get_range(be, "data/cd/big", 1u << 20,
+					    (2u << 20) + 100, part),
+			 0);
+	assert_memory_equal(part, data + (1u << 20), (2u << 20) + 100);
+	free(data);
+	free(part);
+}
+
 static void test_get_limit(void **state)
 {
 	fixture *f = *state;
@@ -308,6 +357,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_put_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_get_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
