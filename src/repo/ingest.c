@@ -1249,6 +1249,7 @@ static int commit(ingest *g, const uint8_t root[32], const repo_metaw *mw)
 	uint32_t latest = 0;
 	char who[300], hex[65], name[80];
 	int comp, rc;
+	bool stored = false; /* the snapshot object is written */
 	memset(&s, 0, sizeof(s));
 	if ((rc = strata_catalog_begin(r->cat)))
 		return rc;
@@ -1289,6 +1290,7 @@ static int commit(ingest *g, const uint8_t root[32], const repo_metaw *mw)
 	 * exists, and a crash before COMMIT is repaired by repo__sync. */
 	if ((rc = r->be->ops->put(r->be, name, sealed.ptr, sealed.len)))
 		goto fail;
+	stored = true;
 	strata_cat_snap cs;
 	memset(&cs, 0, sizeof(cs));
 	memcpy(cs.id, sid, 32);
@@ -1336,6 +1338,21 @@ static int commit(ingest *g, const uint8_t root[32], const repo_metaw *mw)
 	goto out;
 fail:
 	strata_catalog_rollback(r->cat);
+	if (stored) {
+		/* The version exists: its snapshot names everything, and the
+		 * catalog, which is derived from the store, takes it in the
+		 * next time the repository is opened (repo__sync). Failing
+		 * here would have the user ingest it again as a new version. */
+		warn_file(
+		    g, WARN_NOTE,
+		    "%s@v%u is stored (snapshot %.16s), but the catalog "
+		    "could not take it in (%s); it is added to the catalog "
+		    "the next time the repository is opened",
+		    s.dataset, s.version, hex, strata_error_msg());
+		g->st->version = s.version;
+		memcpy(g->st->snapshot, hex, 65);
+		rc = 0;
+	}
 out:
 	strata_buf_release(&plain);
 	strata_buf_release(&sealed);

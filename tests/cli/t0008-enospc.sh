@@ -83,3 +83,43 @@ if mount -t tmpfs -o size=64k tmpfs "$T" 2>/dev/null; then
     json_check "$WORK/find-full.json" "len(j) == $want" \
         "every file has its metadata with SQLite's temporary directory full"
 fi
+
+# The catalog's own file system (REPO/local) fills up while the version is
+# committed, after its snapshot object is written: the version exists, so the
+# ingest says so and succeeds; the catalog takes it in at the next open, once
+# there is room. Before, the ingest failed and a retry made a second version.
+C=$WORK/repo-cat
+ok init "$C"
+mkdir -p "$WORK/first" "$WORK/many"
+gen_file "$WORK/first/a.bin" 1000 first
+ok -q -R "$C" ingest "$WORK/first" --dataset cat
+python3 - "$WORK/many" <<'PY'
+import os, sys
+for i in range(4000):
+    d = os.path.join(sys.argv[1], "d%02d" % (i // 200))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%05d.txt" % i), "w") as f:
+        f.write("file %d of the catalog-full test, %s\n" % (i, os.urandom(8).hex()))
+PY
+L=$C/local
+cp -a "$L" "$WORK/local.bak"
+if mount -t tmpfs -o size=8m tmpfs "$L" 2>/dev/null; then
+    at_exit "umount '$L' 2>/dev/null || umount -l '$L' 2>/dev/null"
+    cp -a "$WORK/local.bak/." "$L/"
+    # fill it, then leave 96 KiB: room to open the catalog, not to commit 4,000 rows
+    head -c 16M /dev/zero >"$L/fill" 2>/dev/null || true
+    truncate -s -98304 "$L/fill"
+    ok -q -R "$C" ingest "$WORK/many" --dataset cat --json
+    assert_err_contains 'cat@v2 is stored .*next time the repository is opened' \
+        "the ingest must say the version is stored and the catalog catches up later"
+    assert_eq "$(json_get "$OUT" 'j["version"]')" 2 "the version the ingest reports"
+    rm -f "$L/fill"
+    ok -R "$C" log cat --json
+    json_check "$OUT" '[v["version"] for v in j] == [1, 2]' \
+        "the catalog takes in v2 at the next open"
+    ok -R "$C" ls cat@v2 --json
+    json_check "$OUT" 'sum(1 for e in j if e["type"] == "file") >= 4000' "ls shows v2's files"
+    ok -q -R "$C" restore cat@v2 "$WORK/r-cat"
+    compare_trees "$WORK/many" "$WORK/r-cat/many" "restore of the version committed while the catalog was full"
+    ok -q -R "$C" check --read-data
+fi
