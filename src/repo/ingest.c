@@ -548,12 +548,14 @@ fail:
 		 * catalog, which is derived from the store, takes it in the
 		 * next time the repository is opened (repo__sync). Failing
 		 * here would have the user ingest it again as a new version. */
-		ingest__warn(
-		    g, WARN_NOTE,
-		    "%s@v%u is stored (snapshot %.16s), but the catalog "
-		    "could not take it in (%s); it is added to the catalog "
-		    "the next time the repository is opened",
-		    s.dataset, s.version, hex, strata_error_msg());
+		ingest__warn(g, WARN_NOTE,
+			     "%s@v%u is stored (snapshot %.16s), but the "
+			     "catalog in '%s' could not take it in: %s. Do not "
+			     "ingest it again: once the catalog can be written "
+			     "(free space there), the next strata command on "
+			     "this repository adds the version to it",
+			     s.dataset, s.version, hex,
+			     r->be->ops->local_dir(r->be), strata_error_msg());
 		g->st->version = s.version;
 		memcpy(g->st->snapshot, hex, 65);
 		rc = 0;

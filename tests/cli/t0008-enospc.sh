@@ -110,7 +110,7 @@ if mount -t tmpfs -o size=8m tmpfs "$L" 2>/dev/null; then
     head -c 16M /dev/zero >"$L/fill" 2>/dev/null || true
     truncate -s -98304 "$L/fill"
     ok -q -R "$C" ingest "$WORK/many" --dataset cat --json
-    assert_err_contains 'cat@v2 is stored .*next time the repository is opened' \
+    assert_err_contains 'cat@v2 is stored .*Do not ingest it again.*next strata command' \
         "the ingest must say the version is stored and the catalog catches up later"
     assert_eq "$(json_get "$OUT" 'j["version"]')" 2 "the version the ingest reports"
     rm -f "$L/fill"
