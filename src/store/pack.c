@@ -9,24 +9,33 @@
 #define TABLE_MAGIC "STRTBL01"
 #define MAX_TABLE (64u << 20)
 
+/* The table entry of the blob just appended at data[at, len). */
+static int record(strata_pack_writer *w, const uint8_t id[32], uint8_t type,
+		  size_t at, uint32_t raw_len)
+{
+	if (w->data.len > UINT32_MAX) {
+		w->data.len = at;
+		return strata_error_set(STRATA_EINVAL, "pack too large");
+	}
+	strata_pack_entry *e = &w->ents[w->n++];
+	memcpy(e->id, id, 32);
+	e->type = type;
+	e->offset = (uint32_t)at;
+	e->length = (uint32_t)(w->data.len - at);
+	e->raw_len = raw_len;
+	return 0;
+}
+
 int strata_pack_add(strata_pack_writer *w, const uint8_t id[32], uint8_t type,
 		    const uint8_t *blob, size_t len, uint32_t raw_len)
 {
+	size_t at = w->data.len;
 	int rc;
 	if (strata_grow(&w->ents, &w->cap, w->n, sizeof(*w->ents)))
 		return STRATA_ENOMEM;
-	if (w->data.len + len > UINT32_MAX)
-		return strata_error_set(STRATA_EINVAL, "pack too large");
-	strata_pack_entry *e = &w->ents[w->n];
-	memcpy(e->id, id, 32);
-	e->type = type;
-	e->offset = (uint32_t)w->data.len;
-	e->length = (uint32_t)len;
-	e->raw_len = raw_len;
 	if ((rc = strata_buf_put(&w->data, blob, len)))
 		return rc;
-	w->n++;
-	return 0;
+	return record(w, id, type, at, raw_len);
 }
 
 int strata_pack_seal(strata_pack_writer *w, strata_codec *c,
@@ -39,17 +48,7 @@ int strata_pack_seal(strata_pack_writer *w, strata_codec *c,
 		return STRATA_ENOMEM;
 	if ((rc = strata_codec_seal_append(c, &w->data, p, n, mode, &comp)))
 		return rc;
-	if (w->data.len > UINT32_MAX) {
-		w->data.len = at;
-		return strata_error_set(STRATA_EINVAL, "pack too large");
-	}
-	strata_pack_entry *e = &w->ents[w->n++];
-	memcpy(e->id, id, 32);
-	e->type = type;
-	e->offset = (uint32_t)at;
-	e->length = (uint32_t)(w->data.len - at);
-	e->raw_len = (uint32_t)n;
-	return 0;
+	return record(w, id, type, at, (uint32_t)n);
 }
 
 int strata_pack_finish(strata_pack_writer *w, strata_codec *c,
