@@ -420,6 +420,19 @@ static int64_t count_rows(const fixture *f, const char *sql)
  * attributes are stored once, per-image ones per file, and queries mixing
  * both sides (and, or, not, !=) find exactly the right files, also for a
  * file carried into a second version. */
+/* Four MR images and one CT image of one patient (test_groups, and the
+ * same rows staged in test_stage): two attribute groups (MR 1 mm, CT
+ * 5 mm) of 3 shared attributes each, and 2 per-image attributes for each
+ * of the 5 files. */
+static void check_two_groups(fixture *f)
+{
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM groups"), 2);
+	assert_int_equal(
+	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id < 0"), 6);
+	assert_int_equal(
+	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id > 0"), 10);
+}
+
 static void test_groups(void **state)
 {
 	fixture *f = *state;
@@ -449,11 +462,7 @@ static void test_groups(void **state)
 				 0);
 	}
 	assert_int_equal(strata_catalog_commit(f->c), 0);
-	assert_int_equal(count_rows(f, "SELECT count(*) FROM groups"), 2);
-	assert_int_equal(
-	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id < 0"), 6);
-	assert_int_equal(
-	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id > 0"), 10);
+	check_two_groups(f);
 
 	assert_int_equal(find_n(f->c, "dicom.Modality = MR"), 4);
 	assert_int_equal(find_n(f->c, "dicom.PatientID = PAT-7"), 5);
@@ -576,11 +585,7 @@ static void test_stage(void **state)
 	    count_rows(f, "SELECT count(*) FROM files WHERE meta != rowid"), 0);
 	assert_int_equal(
 	    count_rows(f, "SELECT count(*) FROM files WHERE grp != 0"), 5);
-	assert_int_equal(count_rows(f, "SELECT count(*) FROM groups"), 2);
-	assert_int_equal(
-	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id < 0"), 6);
-	assert_int_equal(
-	    count_rows(f, "SELECT count(*) FROM attrs WHERE file_id > 0"), 10);
+	check_two_groups(f);
 	assert_int_equal(find_n(f->c, "dicom.Modality = MR"), 4);
 	assert_int_equal(find_n(f->c, "dicom.Modality = MR and "
 				      "dicom.SliceThickness <= 1 and "
