@@ -131,12 +131,10 @@ int strata_codec_seal(strata_codec *c, strata_buf *out, const uint8_t *p,
 	return strata_codec_seal_append(c, out, p, n, mode, comp);
 }
 
-int strata_codec_open(strata_codec *c, strata_buf *out, const uint8_t *blob,
-		      size_t n, size_t raw_len)
+/* The header of a stored blob: its compression and payload length. */
+static int open_header(const strata_codec *c, const uint8_t *blob, size_t n,
+		       int *comp, size_t *clen)
 {
-	int rc;
-	if (!raw_len)
-		raw_len = STRATA_BLOB_MAX;
 	if (n < STRATA_BLOB_OVERHEAD || blob[0] != BLOB_MAGIC0 ||
 	    blob[1] != BLOB_MAGIC1)
 		return strata_error_set(STRATA_ECORRUPT, "not a strata blob");
@@ -152,41 +150,101 @@ int strata_codec_open(strata_codec *c, strata_buf *out, const uint8_t *blob,
 		    "blob is sealed with key %08x, not this "
 		    "repository's key",
 		    strata_get_le32(blob + 4));
-	int comp = blob[3];
-	size_t clen = n - STRATA_BLOB_OVERHEAD;
-	if (comp != STRATA_COMP_NONE && comp != STRATA_COMP_ZSTD)
+	*comp = blob[3];
+	*clen = n - STRATA_BLOB_OVERHEAD;
+	if (*comp != STRATA_COMP_NONE && *comp != STRATA_COMP_ZSTD)
 		return strata_error_set(STRATA_ECORRUPT,
 					"blob names unknown "
 					"compression %d",
-					comp);
-	if (clen > STRATA_BLOB_MAX + 65536 || (comp == 0 && clen > raw_len))
+					*comp);
+	if (*clen > STRATA_BLOB_MAX + 65536)
 		return strata_error_set(STRATA_ECORRUPT, "blob too large");
-	strata_buf *dst = comp == STRATA_COMP_ZSTD ? &c->tmp : out;
-	strata_buf_reset(dst);
-	if ((rc = strata_buf_reserve(dst, clen)))
-		return rc;
-	if (strata_aead_open(c->aead, dst->ptr, blob + STRATA_BLOB_HDR, blob,
+	return 0;
+}
+
+static int decrypt(strata_codec *c, uint8_t *dst, const uint8_t *blob,
+		   size_t clen)
+{
+	if (strata_aead_open(c->aead, dst, blob + STRATA_BLOB_HDR, blob,
 			     STRATA_BLOB_HDR,
 			     blob + STRATA_BLOB_HDR + STRATA_NONCE_LEN, clen))
 		return strata_error_set(STRATA_ECORRUPT,
 					"blob fails authentication (damaged or "
 					"altered)");
-	dst->len = clen;
-	if (comp == STRATA_COMP_NONE)
-		return 0;
-	unsigned long long sz = ZSTD_getFrameContentSize(dst->ptr, clen);
-	if (sz == ZSTD_CONTENTSIZE_ERROR || sz == ZSTD_CONTENTSIZE_UNKNOWN ||
-	    sz > raw_len)
+	return 0;
+}
+
+/* The plaintext size a zstd frame of clen bytes in c->tmp declares. */
+static int frame_size(strata_codec *c, size_t clen, size_t cap, size_t *sz)
+{
+	unsigned long long v = ZSTD_getFrameContentSize(c->tmp.ptr, clen);
+	if (v == ZSTD_CONTENTSIZE_ERROR || v == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    v > cap)
 		return strata_error_set(STRATA_ECORRUPT,
 					"compressed blob has a bad size");
-	strata_buf_reset(out);
-	if ((rc = strata_buf_reserve(out, (size_t)sz)))
-		return rc;
-	size_t z =
-	    ZSTD_decompressDCtx(c->dctx, out->ptr, (size_t)sz, dst->ptr, clen);
+	*sz = (size_t)v;
+	return 0;
+}
+
+static int decompress(strata_codec *c, uint8_t *dst, size_t sz, size_t clen)
+{
+	size_t z = ZSTD_decompressDCtx(c->dctx, dst, sz, c->tmp.ptr, clen);
 	if (ZSTD_isError(z) || z != sz)
 		return strata_error_set(STRATA_ECORRUPT,
 					"compressed blob does not decompress");
-	out->len = z;
+	return 0;
+}
+
+int strata_codec_open(strata_codec *c, strata_buf *out, const uint8_t *blob,
+		      size_t n, size_t raw_len)
+{
+	int rc, comp = 0;
+	size_t clen = 0, sz = 0;
+	if (!raw_len)
+		raw_len = STRATA_BLOB_MAX;
+	if ((rc = open_header(c, blob, n, &comp, &clen)))
+		return rc;
+	if (comp == STRATA_COMP_NONE && clen > raw_len)
+		return strata_error_set(STRATA_ECORRUPT, "blob too large");
+	strata_buf *dst = comp == STRATA_COMP_ZSTD ? &c->tmp : out;
+	strata_buf_reset(dst);
+	if ((rc = strata_buf_reserve(dst, clen)) ||
+	    (rc = decrypt(c, dst->ptr, blob, clen)))
+		return rc;
+	dst->len = clen;
+	if (comp == STRATA_COMP_NONE)
+		return 0;
+	strata_buf_reset(out);
+	if ((rc = frame_size(c, clen, raw_len, &sz)) ||
+	    (rc = strata_buf_reserve(out, sz)) ||
+	    (rc = decompress(c, out->ptr, sz, clen)))
+		return rc;
+	out->len = sz;
+	return 0;
+}
+
+int strata_codec_open_into(strata_codec *c, uint8_t *dst, size_t cap,
+			   const uint8_t *blob, size_t n, size_t *len)
+{
+	int rc, comp = 0;
+	size_t clen = 0, sz = 0;
+	if ((rc = open_header(c, blob, n, &comp, &clen)))
+		return rc;
+	if (comp == STRATA_COMP_NONE) {
+		if (clen > cap)
+			return strata_error_set(STRATA_ECORRUPT,
+						"blob too large");
+		if ((rc = decrypt(c, dst, blob, clen)))
+			return rc;
+		*len = clen;
+		return 0;
+	}
+	strata_buf_reset(&c->tmp);
+	if ((rc = strata_buf_reserve(&c->tmp, clen)) ||
+	    (rc = decrypt(c, c->tmp.ptr, blob, clen)) ||
+	    (rc = frame_size(c, clen, cap, &sz)) ||
+	    (rc = decompress(c, dst, sz, clen)))
+		return rc;
+	*len = sz;
 	return 0;
 }

@@ -92,6 +92,10 @@ int strata_codec_seal_append(strata_codec *c, strata_buf *out, const uint8_t *p,
  * the plaintext size (0: STRATA_BLOB_MAX). */
 int strata_codec_open(strata_codec *c, strata_buf *out, const uint8_t *blob,
 		      size_t n, size_t raw_len);
+/* The same into dst, which holds cap bytes (a plaintext larger than that
+ * is an error); *len is the plaintext's length. */
+int strata_codec_open_into(strata_codec *c, uint8_t *dst, size_t cap,
+			   const uint8_t *blob, size_t n, size_t *len);
 /* true if a sample of p looks incompressible */
 bool strata_codec_incompressible(strata_codec *c, const uint8_t *p, size_t n);
 

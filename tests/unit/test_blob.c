@@ -89,6 +89,22 @@ static void roundtrip(fixture *f, const uint8_t *p, size_t n, int mode,
 	assert_int_equal(
 	    strata_codec_open(f->c, &f->plain, copy, f->sealed.len, 0), 0);
 	assert_int_equal(f->plain.len, n);
+	/* into a caller's buffer of exactly n bytes (ASan sees any byte
+	 * written past it); one byte less is refused */
+	uint8_t *into = malloc(n ? n : 1);
+	size_t got = SIZE_MAX;
+	assert_non_null(into);
+	assert_int_equal(
+	    strata_codec_open_into(f->c, into, n, copy, f->sealed.len, &got),
+	    0);
+	assert_int_equal(got, n);
+	if (n) {
+		assert_memory_equal(into, p, n);
+		assert_int_equal(strata_codec_open_into(f->c, into, n - 1, copy,
+							f->sealed.len, &got),
+				 STRATA_ECORRUPT);
+	}
+	free(into);
 	free(copy);
 }
 
@@ -164,6 +180,8 @@ static void damage_all(fixture *f, const uint8_t *p, size_t n, int want_comp)
 			 0);
 	assert_int_equal(comp, want_comp);
 	size_t len = f->sealed.len;
+	uint8_t *into = malloc(n ? n : 1);
+	assert_non_null(into);
 	static const uint8_t masks[] = {0x01, 0x80, 0xff};
 	for (size_t i = 0; i < len; i++) {
 		for (size_t m = 0; m < sizeof(masks); m++) {
@@ -173,6 +191,13 @@ static void damage_all(fixture *f, const uint8_t *p, size_t n, int want_comp)
 			    strata_codec_open(f->c, &f->plain, copy, len, n);
 			if (rc != STRATA_ECORRUPT)
 				fail_msg("byte %zu ^ 0x%02x: open returned %d",
+					 i, masks[m], rc);
+			size_t got;
+			rc = strata_codec_open_into(f->c, into, n, copy, len,
+						    &got);
+			if (rc != STRATA_ECORRUPT)
+				fail_msg("byte %zu ^ 0x%02x: open_into "
+					 "returned %d",
 					 i, masks[m], rc);
 			free(copy);
 		}
@@ -190,6 +215,7 @@ static void damage_all(fixture *f, const uint8_t *p, size_t n, int want_comp)
 	assert_int_equal(strata_codec_open(f->c, &f->plain, longer, len + 1, n),
 			 STRATA_ECORRUPT);
 	free(longer);
+	free(into);
 }
 
 static void test_damage(void **state)
