@@ -44,6 +44,10 @@ struct strata_backend_ops {
 	/* A local directory for caches and the catalog, or NULL. */
 	const char *(*local_dir)(strata_backend *be);
 	void (*close)(strata_backend *be);
+	/* Optional (may be NULL): `len` bytes at `off` will be read soon;
+	 * start fetching them if that is cheap. A hint: it cannot fail. */
+	void (*prefetch)(strata_backend *be, const char *name, uint64_t off,
+			 size_t len);
 };
 
 struct strata_backend {

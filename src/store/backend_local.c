@@ -300,6 +300,18 @@ static int l_get_range(strata_backend *be, const char *name, uint64_t off,
 	return rc;
 }
 
+static void l_prefetch(strata_backend *be, const char *name, uint64_t off,
+		       size_t len)
+{
+	char path[PATH_MAX];
+	int fd;
+	if (path_of((local *)be, name, path, sizeof(path)) ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	(void)posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+	close(fd);
+}
+
 static int list_dir(local *l, const char *rel, const char *prefix,
 		    strata_backend_list_cb cb, void *payload)
 {
@@ -384,8 +396,8 @@ static void l_close(strata_backend *be)
 }
 
 static const struct strata_backend_ops local_ops = {
-    l_put,  l_put_deferred, l_sync,   l_get,	   l_get_range,
-    l_list, l_del,	    l_exists, l_local_dir, l_close};
+    l_put, l_put_deferred, l_sync,	l_get,	 l_get_range, l_list,
+    l_del, l_exists,	   l_local_dir, l_close, l_prefetch};
 
 /* Remove temporaries a killed writer left behind (one level deep). */
 static void sweep_tmp(const char *dir, int depth)
