@@ -141,6 +141,7 @@ int strata_repo_diff(strata_repo *r, const char *a, const char *b,
 
 typedef struct strata_restore_stats {
 	uint64_t files, dirs, symlinks, bytes, errors;
+	uint64_t bytes_direct; /* of `bytes`, written with O_DIRECT */
 	double seconds;
 } strata_restore_stats;
 

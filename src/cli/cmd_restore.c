@@ -54,6 +54,8 @@ int cmd_restore(cli *c, int argc, char **argv)
 		strata_json_u64(&j, st.bytes);
 		strata_json_key(&j, "errors");
 		strata_json_u64(&j, st.errors);
+		strata_json_key(&j, "bytes_direct");
+		strata_json_u64(&j, st.bytes_direct);
 		strata_json_key(&j, "seconds");
 		strata_json_dbl(&j, st.seconds);
 		strata_json_obj_end(&j);

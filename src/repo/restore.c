@@ -335,6 +335,7 @@ typedef struct rjob {
 	strata_node n;
 	char *tmp;     /* written under this name, then renamed */
 	int fd;	       /* -1 until its first chunk arrives */
+	int dfd;       /* the same file opened O_DIRECT, or -1 */
 	uint32_t left; /* items not written yet; the last one finishes */
 	bool failed;
 } rjob;
@@ -364,6 +365,7 @@ typedef struct restore_ctx {
 	size_t nitems, capitems;
 	size_t *wins; /* window i is items [wins[i], wins[i + 1]) */
 	size_t nwins, capwins, next;
+	int nt; /* workers */
 	rdir *dirs;
 	size_t ndirs, capdirs;
 	uint64_t done;
@@ -371,6 +373,7 @@ typedef struct restore_ctx {
 	/* a job's file is created under open_lock[job % OPEN_LOCKS], so that
 	 * slow creates of different files overlap */
 	pthread_mutex_t open_lock[16];
+	bool direct; /* large files are written with O_DIRECT */
 	int fatal;
 	char fatal_msg[512]; /* why, from the worker that stopped it */
 } restore_ctx;
@@ -474,7 +477,7 @@ static int restore_node(restore_ctx *x, strata_node *n, bool selected)
 		return STRATA_ENOMEM;
 	rjob *j = &x->jobs[x->njobs];
 	memset(j, 0, sizeof(*j));
-	j->fd = -1;
+	j->fd = j->dfd = -1;
 	if (!(j->path = strata_strdup(dst)))
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	j->n = *n;
@@ -523,6 +526,19 @@ static int restore_tree(restore_ctx *x, const uint8_t id[32], bool selected)
 	((uint64_t)16 << 20)	      /* one request, unless one blob is more */
 #define GAP_MAX ((uint64_t)256 << 10) /* read over a gap up to this */
 #define THREADS_MAX 32
+
+/*
+ * Files of DIRECT_MIN bytes or more are written with O_DIRECT where the
+ * file system takes it: the whole blocks inside each chunk go from the
+ * worker's buffer straight to the disk, the partial blocks at its edges
+ * through the page cache (a second descriptor). Copying into the page
+ * cache is the largest cost of a restore on a VM, and restoring terabytes
+ * should not push everything else out of memory. A chunk is decoded
+ * DIRECT_ALIGN-aligned to its offset in the file, so its whole blocks lie
+ * on aligned memory. Setting STRATA_NO_DIRECT turns this off.
+ */
+#define DIRECT_MIN ((uint64_t)1 << 20)
+#define DIRECT_ALIGN ((size_t)4096)
 #define OPEN_LOCKS                                                             \
 	(sizeof(((restore_ctx *)0)->open_lock) / sizeof(pthread_mutex_t))
 
@@ -535,11 +551,31 @@ typedef struct rplace {
 	char *err;
 } rplace;
 
+/*
+ * Each worker decodes and checks chunks; its writer thread creates the
+ * files, writes the chunks and finishes the files, in the same order,
+ * through a ring of RING decoded chunks. Creating, writing (O_DIRECT
+ * waits for the disk) and renaming files block, and decoding the next
+ * chunk meanwhile keeps the cores busy.
+ */
+#define RING 2
+
+typedef struct rslot {
+	uint8_t *buf; /* DIRECT_ALIGN-aligned */
+	size_t cap;
+	size_t item;	  /* SIZE_MAX: the worker is done */
+	size_t lead, len; /* the chunk is buf[lead, lead + len) */
+} rslot;
+
 typedef struct rworker {
 	restore_ctx *x;
 	strata_codec *c;
 	strata_hmac *h;
-	strata_buf plain;
+	rslot ring[RING];
+	size_t head, tail; /* written up to head, decoded up to tail */
+	bool has_writer;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
 	rplace *pl;
 	size_t npl, cappl;
 	size_t *slot; /* item a + i is place slot[i]; SIZE_MAX: no blob */
@@ -768,8 +804,26 @@ static int fetch_all(rworker *w)
 	return 0;
 }
 
-/* Decode item `it` from its place and check it against its id. */
-static int open_item(rworker *w, const ritem *it, const rplace *pl)
+/* Room for n bytes at an aligned address in s->buf. */
+static int reserve_slot(rslot *s, size_t n)
+{
+	const size_t mib = (size_t)1 << 20;
+	if (n <= s->cap)
+		return 0;
+	size_t cap = n <= SIZE_MAX - mib ? (n + mib - 1) / mib * mib : n;
+	void *p = NULL;
+	if (posix_memalign(&p, DIRECT_ALIGN, cap))
+		return strata_error_set(STRATA_ENOMEM,
+					"out of memory (%zu bytes)", cap);
+	strata_free(s->buf);
+	s->buf = p;
+	s->cap = cap;
+	return 0;
+}
+
+/* Decode item `it` from its place into s->buf + s->lead and check it
+ * against its id. */
+static int open_item(rworker *w, rslot *s, const ritem *it, const rplace *pl)
 {
 	const rjob *j = &w->x->jobs[it->job];
 	const uint8_t *id = j->n.chunks[it->chunk];
@@ -779,11 +833,15 @@ static int open_item(rworker *w, const ritem *it, const rplace *pl)
 	if (!pl->p)
 		return strata_error_set(pl->rc, "'%s': %s", j->path,
 					pl->err ? pl->err : "cannot read");
-	w->plain.len = 0;
-	rc = strata_codec_open(w->c, &w->plain, pl->p, it->length, it->raw_len);
+	s->len = 0;
+	if ((rc = reserve_slot(s, s->lead + it->raw_len)))
+		return rc;
+	uint8_t *p = s->buf + s->lead;
+	rc = strata_codec_open_into(w->c, p, it->raw_len, pl->p, it->length,
+				    &s->len);
 	if (!rc) {
-		strata_blob_id(w->h, check, w->plain.ptr, w->plain.len);
-		if (!memcmp(check, id, 32) && w->plain.len == it->raw_len)
+		strata_blob_id(w->h, check, p, s->len);
+		if (!memcmp(check, id, 32) && s->len == it->raw_len)
 			return 0;
 	}
 	strata_hex(hex, id, 32);
@@ -797,8 +855,34 @@ static int open_item(rworker *w, const ritem *it, const rplace *pl)
 				j->path, hex, name);
 }
 
+static bool wants_direct(restore_ctx *x, const rjob *j)
+{
+	return j->n.size >= DIRECT_MIN &&
+	       __atomic_load_n(&x->direct, __ATOMIC_RELAXED);
+}
+
+/* A second descriptor of the file j->fd has just created, O_DIRECT. A
+ * file system that refuses O_DIRECT turns it off for the rest of the
+ * restore; any other failure leaves this one file to plain writes. */
+static void open_direct(restore_ctx *x, rjob *j)
+{
+	struct stat a, b;
+	j->dfd = open(j->tmp, O_WRONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
+	if (j->dfd < 0) {
+		if (errno == EINVAL)
+			__atomic_store_n(&x->direct, false, __ATOMIC_RELAXED);
+		return;
+	}
+	/* the temporary name could have been replaced in between */
+	if (fstat(j->fd, &a) || fstat(j->dfd, &b) || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino) {
+		close(j->dfd);
+		j->dfd = -1;
+	}
+}
+
 /* The job's file, created under a temporary name by its first chunk. */
-static int job_fd(restore_ctx *x, rjob *j, uint32_t ji, int *fd)
+static int job_fd(restore_ctx *x, rjob *j, uint32_t ji, int *fd, int *dfd)
 {
 	pthread_mutex_t *lk = &x->open_lock[ji % OPEN_LOCKS];
 	int rc = 0;
@@ -826,24 +910,54 @@ static int job_fd(restore_ctx *x, rjob *j, uint32_t ji, int *fd)
 			unlink(tmp);
 			j->fd = -1;
 		}
+		if (!rc && wants_direct(x, j))
+			open_direct(x, j);
 	}
 	*fd = j->fd;
+	*dfd = j->dfd;
 	pthread_mutex_unlock(lk);
 	return rc;
 }
 
-static int write_item(rworker *w, size_t i, size_t a)
+/* Write p[0..n) at `at` of a file; p lies as far past an aligned address
+ * as `at` past a block boundary. With a direct descriptor, the whole
+ * blocks go through it. */
+static int put_chunk(restore_ctx *x, int fd, int dfd, const uint8_t *p,
+		     size_t n, uint64_t at)
 {
-	restore_ctx *x = w->x;
-	const ritem *it = &x->items[i];
+	uint64_t end = at + n;
+	uint64_t a = (at + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN;
+	uint64_t b = end / DIRECT_ALIGN * DIRECT_ALIGN;
+	if (dfd < 0 || a >= b)
+		return strata_pwrite_all(fd, p, n, at);
+	if (a > at && strata_pwrite_all(fd, p, (size_t)(a - at), at))
+		return -1;
+	if (strata_pwrite_all(dfd, p + (a - at), (size_t)(b - a), a)) {
+		if (errno != EINVAL)
+			return -1;
+		/* this file system takes O_DIRECT opens but not writes */
+		__atomic_store_n(&x->direct, false, __ATOMIC_RELAXED);
+		if (strata_pwrite_all(fd, p + (a - at), (size_t)(b - a), a))
+			return -1;
+	} else {
+		__atomic_add_fetch(&x->st->bytes_direct, b - a,
+				   __ATOMIC_RELAXED);
+	}
+	if (end > b &&
+	    strata_pwrite_all(fd, p + (b - at), (size_t)(end - b), b))
+		return -1;
+	return 0;
+}
+
+static int write_item(restore_ctx *x, const rslot *s)
+{
+	const ritem *it = &x->items[s->item];
 	rjob *j = &x->jobs[it->job];
-	int fd, rc = 0;
-	if (it->length && (rc = open_item(w, it, &w->pl[w->slot[i - a]])))
-		return rc;
-	if ((rc = job_fd(x, j, it->job, &fd)))
+	int fd, dfd, rc;
+	if ((rc = job_fd(x, j, it->job, &fd, &dfd)))
 		return rc;
 	if (it->length &&
-	    strata_pwrite_all(fd, w->plain.ptr, w->plain.len, it->at))
+	    put_chunk(x, fd, dfd, s->buf + s->lead, s->len, it->at))
 		rc = strata_error_set(strata_errno_code(errno),
 				      "cannot write '%s': %s", j->path,
 				      strerror(errno));
@@ -863,11 +977,15 @@ static void finish_job(restore_ctx *x, rjob *j)
 		rc = strata_error_set(strata_errno_code(errno),
 				      "cannot set attributes of '%s': %s",
 				      j->path, strerror(errno));
+	if (j->dfd >= 0 && close(j->dfd) && !failed && !rc)
+		rc = strata_error_set(strata_errno_code(errno),
+				      "cannot write '%s': %s", j->path,
+				      strerror(errno));
 	if (j->fd >= 0 && close(j->fd) && !failed && !rc)
 		rc = strata_error_set(strata_errno_code(errno),
 				      "cannot write '%s': %s", j->path,
 				      strerror(errno));
-	j->fd = -1;
+	j->fd = j->dfd = -1;
 	if (!failed && !rc && rename(j->tmp, j->path))
 		rc = strata_error_set(strata_errno_code(errno),
 				      "cannot rename into '%s': %s", j->path,
@@ -885,6 +1003,67 @@ static void finish_job(restore_ctx *x, rjob *j)
 		pthread_mutex_unlock(&x->lock);
 	}
 	__atomic_add_fetch(&x->done, 1, __ATOMIC_RELAXED);
+}
+
+/* Write (or skip, if its file failed) the chunk of slot s, and finish
+ * its file if that was the last one. */
+static void put_slot(restore_ctx *x, const rslot *s)
+{
+	rjob *j = &x->jobs[x->items[s->item].job];
+	int wr;
+	if (__atomic_load_n(&x->fatal, __ATOMIC_RELAXED))
+		return; /* the unfinished files are removed at the end */
+	if (!__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE) &&
+	    (wr = write_item(x, s)))
+		fail_job(x, j, wr);
+	if (!__atomic_sub_fetch(&j->left, 1, __ATOMIC_ACQ_REL))
+		finish_job(x, j);
+}
+
+static void *restore_writer(void *arg)
+{
+	rworker *w = arg;
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (w->head == w->tail)
+			pthread_cond_wait(&w->cv, &w->mu);
+		rslot *s = &w->ring[w->head % RING];
+		pthread_mutex_unlock(&w->mu);
+		if (s->item == SIZE_MAX)
+			return NULL;
+		put_slot(w->x, s);
+		pthread_mutex_lock(&w->mu);
+		w->head++;
+		pthread_cond_signal(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+	}
+}
+
+/* The next free slot of the ring (it waits for the writer). */
+static rslot *take_slot(rworker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->tail - w->head == RING)
+		pthread_cond_wait(&w->cv, &w->mu);
+	rslot *s = &w->ring[w->tail % RING];
+	pthread_mutex_unlock(&w->mu);
+	return s;
+}
+
+/* Hand the slot take_slot gave to the writer; without a writer thread,
+ * write it here. */
+static void post_slot(rworker *w)
+{
+	if (!w->has_writer) {
+		rslot *s = &w->ring[w->tail % RING];
+		if (s->item != SIZE_MAX)
+			put_slot(w->x, s);
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->tail++;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 static void release_window(rworker *w)
@@ -909,28 +1088,80 @@ static void run_window(rworker *w, size_t a, size_t b)
 	for (size_t i = a; !rc && i < b; i++) {
 		if (__atomic_load_n(&x->fatal, __ATOMIC_RELAXED))
 			break; /* the unfinished files are removed at the end */
-		rjob *j = &x->jobs[x->items[i].job];
-		int wr = 0;
-		if (!__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE) &&
-		    (wr = write_item(w, i, a)))
-			fail_job(x, j, wr);
-		if (!__atomic_sub_fetch(&j->left, 1, __ATOMIC_ACQ_REL))
-			finish_job(x, j);
+		const ritem *it = &x->items[i];
+		rjob *j = &x->jobs[it->job];
+		rslot *s = take_slot(w);
+		int dr;
+		s->item = i;
+		s->lead =
+		    wants_direct(x, j) ? (size_t)(it->at % DIRECT_ALIGN) : 0;
+		s->len = 0;
+		if (it->length &&
+		    !__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE) &&
+		    (dr = open_item(w, s, it, &w->pl[w->slot[i - a]])))
+			fail_job(x, j, dr);
+		post_slot(w);
 	}
 	release_window(w);
+}
+
+/* Ask the store to start reading window i, which a worker will take
+ * soon: its blobs, neighbours in one pack as one range. */
+static void prefetch_window(restore_ctx *x, size_t i)
+{
+	strata_backend *be = x->r->be;
+	if (!be->ops->prefetch || i >= x->nwins)
+		return;
+	uint64_t start = 0, end = 0;
+	uint32_t pack = UINT32_MAX;
+	for (size_t k = x->wins[i]; k <= x->wins[i + 1]; k++) {
+		const ritem *it = k < x->wins[i + 1] ? &x->items[k] : NULL;
+		if (it && !it->length)
+			continue;
+		if (it && it->pack == pack && it->offset >= start &&
+		    it->offset <= end + GAP_MAX) {
+			if ((uint64_t)it->offset + it->length > end)
+				end = (uint64_t)it->offset + it->length;
+			continue;
+		}
+		if (pack != UINT32_MAX) {
+			char name[128];
+			strata_pack_name(name, sizeof(name),
+					 x->r->ix.packs[pack]);
+			be->ops->prefetch(be, name, start,
+					  (size_t)(end - start));
+		}
+		if (it) {
+			pack = it->pack;
+			start = it->offset;
+			end = start + it->length;
+		}
+	}
 }
 
 static void *restore_work(void *arg)
 {
 	rworker *w = arg;
 	restore_ctx *x = w->x;
+	pthread_t wt;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	/* without a writer thread, the worker writes itself */
+	w->has_writer = !pthread_create(&wt, NULL, restore_writer, w);
 	for (;;) {
 		size_t i = __atomic_fetch_add(&x->next, 1, __ATOMIC_RELAXED);
 		if (i >= x->nwins ||
 		    __atomic_load_n(&x->fatal, __ATOMIC_RELAXED))
 			break;
+		prefetch_window(x, i + (size_t)x->nt);
 		run_window(w, x->wins[i], x->wins[i + 1]);
 	}
+	take_slot(w)->item = SIZE_MAX;
+	post_slot(w);
+	if (w->has_writer)
+		pthread_join(wt, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
 	return NULL;
 }
 
@@ -968,7 +1199,7 @@ static int restore_threads(const strata_repo *r)
 
 static int run_restore(restore_ctx *x, bool progress)
 {
-	int nt = restore_threads(x->r);
+	int nt = x->nt = restore_threads(x->r);
 	rworker ws[THREADS_MAX];
 	pthread_t th[THREADS_MAX];
 	int started = 0, rc = 0;
@@ -976,7 +1207,6 @@ static int run_restore(restore_ctx *x, bool progress)
 	memset(ws, 0, sizeof(ws));
 	for (int i = 0; i < nt; i++) {
 		ws[i].x = x;
-		ws[i].plain.limit = STRATA_BLOB_MAX;
 		if ((rc = strata_codec_new(&ws[i].c, &x->r->keys, 1)) ||
 		    (rc = strata_hmac_new(&ws[i].h, x->r->keys.id_key, 32)))
 			goto out;
@@ -1008,7 +1238,8 @@ out:
 	for (int i = 0; i < nt; i++) {
 		strata_codec_free(ws[i].c);
 		strata_hmac_free(ws[i].h);
-		strata_buf_release(&ws[i].plain);
+		for (int k = 0; k < RING; k++)
+			strata_free(ws[i].ring[k].buf);
 		strata_free(ws[i].pl);
 		strata_free(ws[i].slot);
 		strata_free(ws[i].bufs);
@@ -1016,12 +1247,14 @@ out:
 	/* files left half-written by a stop */
 	for (size_t i = 0; i < x->njobs; i++) {
 		rjob *j = &x->jobs[i];
+		if (j->dfd >= 0)
+			close(j->dfd);
 		if (j->fd >= 0)
 			close(j->fd);
 		if (j->tmp)
 			unlink(j->tmp);
 		strata_free(j->tmp);
-		j->fd = -1;
+		j->fd = j->dfd = -1;
 		j->tmp = NULL;
 	}
 	return rc;
@@ -1040,6 +1273,7 @@ int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 	x.r = r;
 	x.glob = include_glob;
 	x.st = st;
+	x.direct = getenv("STRATA_NO_DIRECT") == NULL;
 	pthread_mutex_init(&x.lock, NULL);
 	for (size_t i = 0; i < OPEN_LOCKS; i++)
 		pthread_mutex_init(&x.open_lock[i], NULL);
