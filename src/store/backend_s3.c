@@ -843,8 +843,8 @@ static void s_close(strata_backend *be)
 }
 
 static const struct strata_backend_ops s3_ops = {
-    s_put,  s_put, s_sync,   s_get,	  s_get_range,
-    s_list, s_del, s_exists, s_local_dir, s_close, NULL};
+    s_put, s_put,    s_sync,	  s_get,   s_get_range, s_list,
+    s_del, s_exists, s_local_dir, s_close, NULL};
 
 /* ---- open ---- */
 
