@@ -453,24 +453,29 @@ class Bench:
         # Restores are timed BENCH_RESTORE_ROUNDS times, each from a cold cache into an empty directory, and
         # the median counts: on a shared VM one restore's time varies by half from run to run. The first round
         # is checked byte for byte; the peak RSS is the highest of all rounds.
+        # ext4 will not reuse an inode freed in the last 5 s, or in the last 300 s once the inode's table
+        # block is dirty again (recently_deleted): a restore started within minutes of deleting a tree of
+        # thousands of files scans past those inodes for every file it creates (10-20% of strata's restore
+        # CPU). So every round restores into a directory of its own and all of them are deleted at the end
+        # of the run, when the disk has room for that; otherwise each is deleted at once.
         rounds = []
         for i in range(self.cfg.restore_rounds):
             phase = "restore" if i == 0 else f"restore-r{i + 1}"
+            out = dest if i == 0 else f"{dest}-r{i + 1}"
             if name == "borg":  # borg extracts into its working directory
-                os.makedirs(dest, exist_ok=True)
-            rec = self.timed(tool, phase, tool.restore("bench", dest), nbytes=b)
+                os.makedirs(out, exist_ok=True)
+            rec = self.timed(tool, phase, tool.restore("bench", out), nbytes=b)
             rounds.append(rec)
             if i == 0:
-                r["verify"] = self.verify(tool, dest) if rec["rc"] == 0 else {"ok": False,
-                                                                               "reason": "restore failed"}
-            shutil.rmtree(dest, ignore_errors=True)
+                r["verify"] = self.verify(tool, out) if rec["rc"] == 0 else {"ok": False,
+                                                                              "reason": "restore failed"}
+            if self.keep_restores:
+                self.kept.append(out)
+            else:
+                shutil.rmtree(out, ignore_errors=True)
+                time.sleep(6)  # past the 5 s window at least
             if rec["rc"] != 0:
                 break
-            if i + 1 < self.cfg.restore_rounds:
-                # ext4 skips inodes freed in the last 5 s when it allocates new ones (recently_deleted),
-                # scanning the inode tables for each file created: without this pause, rounds after the
-                # first pay for deleting the previous round's tree (up to 20% of a restore's CPU).
-                time.sleep(6)
         ok = [x for x in rounds if x["rc"] == 0]
         if len(ok) == len(rounds) and len(ok) > 1:
             med = dict(sorted(ok, key=lambda x: x["seconds"])[len(ok) // 2])
@@ -575,6 +580,12 @@ class Bench:
         say(f"  borg:   {self.versions['borg']}  (-e {cfg.borg_encryption}, --compression {cfg.borg_compression}, "
             f"single-threaded by design)")
         self.prepare()
+        need = (self.corpus_bytes * 1.1 * cfg.restore_rounds * len(cfg.tools) + 4 * (1 << 30))
+        free = shutil.disk_usage(self.restores).free
+        self.keep_restores, self.kept = free > need, []
+        if not self.keep_restores:
+            say(f"  restores: {fmt_bytes(free)} free, {fmt_bytes(need)} needed to keep every round until the end: "
+                "each round's tree is deleted at once and the next waits 6 s")
         self.cache_dropped = drop_caches()
         if self.cache_dropped:
             say("  page cache: dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every timed phase, "
@@ -596,6 +607,8 @@ class Bench:
                 if name in TOOLS and name in results:
                     small[name] = self.run_small(name)
         speed = self.run_speed() if "strata" in results and "ingest1" in results["strata"] else None
+        for out in self.kept:
+            shutil.rmtree(out, ignore_errors=True)
         if not cfg.keep:
             shutil.rmtree(self.repos, ignore_errors=True)
             shutil.rmtree(os.path.join(cfg.dir, "cache"), ignore_errors=True)
