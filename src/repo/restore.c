@@ -205,6 +205,9 @@ static int restore_tree(restore_ctx *x, const uint8_t id[32], bool selected)
 	((uint64_t)16 << 20)	      /* one request, unless one blob is more */
 #define GAP_MAX ((uint64_t)256 << 10) /* read over a gap up to this */
 #define THREADS_MAX 32
+/* a worker starting window i asks the store to read window
+ * i + workers * PREFETCH_AHEAD (64 MiB of each worker's windows ahead) */
+#define PREFETCH_AHEAD 4
 
 /*
  * Files of DIRECT_MIN bytes or more are written with O_DIRECT where the
@@ -832,7 +835,7 @@ static void *restore_work(void *arg)
 		if (i >= x->nwins ||
 		    __atomic_load_n(&x->fatal, __ATOMIC_RELAXED))
 			break;
-		prefetch_window(x, i + (size_t)x->nt);
+		prefetch_window(x, i + (size_t)x->nt * PREFETCH_AHEAD);
 		run_window(w, x->wins[i], x->wins[i + 1]);
 	}
 	take_slot(w)->item = SIZE_MAX;
