@@ -110,17 +110,24 @@ remote_objects "$WORK/r3"; after=$(find "$WORK/r3" -path '*/data/*' -type f | wc
 assert_eq "$after" "$before" "nothing sent past the budget"
 
 # --- kill -9 during a push, then resume ------------------------------------------------------
+# 160 MiB of random data is ten 16 MiB packs; a push writes an index every 4 packs, so the kill
+# lands after the first of this push's indexes (counted past the ones already there) with six
+# packs, an index, the trees and the snapshot still to go.
+cloud_indexes() {
+    if is_s3; then s3_cli s3 ls --recursive "s3://$(s3_path "$CLOUD")/index/" 2>/dev/null | wc -l
+    else find "$CLOUD/index" -type f 2>/dev/null | wc -l; fi
+}
 mkdir -p "$WORK/big"
-for i in $(seq 0 23); do gen_file "$WORK/big/b$i.bin" $((4 << 20)) "big$i"; done   # 96 MiB
+for i in $(seq 0 39); do gen_file "$WORK/big/b$i.bin" $((4 << 20)) "big$i"; done   # 160 MiB
 ok -q -R "$REPO" ingest "$WORK/big" --dataset bulk --class deid
 ok -R "$REPO" consent set bulk GRU
+n0=$(cloud_indexes)
 "$STRATA" -q -R "$REPO" --purpose GRU push bulk cloud >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 200); do   # until some packs and an index landed
-    if is_s3; then n=$(s3_cli s3 ls --recursive "s3://$(s3_path "$CLOUD")/index/" 2>/dev/null | wc -l)
-    else n=$(find "$CLOUD/index" -type f 2>/dev/null | wc -l); fi
-    [ "$n" -ge 4 ] && break
-    sleep 0.05
+for _ in $(seq 1000); do
+    [ "$(cloud_indexes)" -gt "$n0" ] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.02
 done
 kill -9 $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
 STRATA_PASSWORD=$CLOUD_PW ok -R "$CLOUD" datasets --json
@@ -129,7 +136,11 @@ json_check "$OUT" '[d["versions"] for d in j if d["name"] == "bulk"] in ([], [1]
 partial=$(json_get "$OUT" 'len([d for d in j if d["name"] == "bulk"])')
 ok -R "$REPO" --purpose GRU push bulk cloud --json
 if [ "$partial" = 0 ]; then
-    json_check "$OUT" "j['bytes_sent'] < 0.9 * 96 * 2**20" "resume does not resend what landed"
+    json_check "$OUT" "j['bytes_sent'] < 0.75 * 160 * 2**20" "resume does not resend the packs an index named"
+elif is_s3; then   # listing the bucket is slow: the push may win
+    note "the push finished before the kill: resume not checked on S3 this time"
+else
+    die "the push finished before the kill (after the first of its indexes): resume was not tested"
 fi
 STRATA_PASSWORD=$CLOUD_PW ok -R "$CLOUD" restore bulk "$WORK/back3" -q
 compare_trees "$WORK/big" "$WORK/back3/big" "resumed push"
