@@ -142,11 +142,19 @@ int strata_repo_diff(strata_repo *r, const char *a, const char *b,
 typedef struct strata_restore_stats {
 	uint64_t files, dirs, symlinks, bytes, errors;
 	uint64_t bytes_direct; /* of `bytes`, written with O_DIRECT */
+	uint64_t verified;     /* files read back and matched (--verify) */
 	double seconds;
 } strata_restore_stats;
 
+enum {
+	STRATA_RESTORE_PROGRESS = 1, /* a progress line on a terminal */
+	/* read every file back before it gets its name, and keep it only if
+	 * its SHA-256 is the version's */
+	STRATA_RESTORE_VERIFY = 2
+};
+
 int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
-			const char *include_glob, bool progress,
+			const char *include_glob, unsigned flags,
 			strata_restore_stats *st);
 
 /* ---- metadata, queries, lineage (meta.c) ---- */

@@ -53,6 +53,7 @@ typedef struct restore_ctx {
 	 * slow creates of different files overlap */
 	pthread_mutex_t open_lock[16];
 	bool direct; /* large files are written with O_DIRECT */
+	bool verify; /* STRATA_RESTORE_VERIFY */
 	int fatal;
 	char fatal_msg[512]; /* why, from the worker that stopped it */
 } restore_ctx;
@@ -646,6 +647,49 @@ static int write_item(restore_ctx *x, const rslot *s)
 	return rc;
 }
 
+/* --verify: read the file written under its temporary name back and
+ * compare its size and SHA-256 with the version's. */
+static int verify_file(restore_ctx *x, const rjob *j)
+{
+	uint8_t buf[64 << 10], sum[32];
+	uint64_t total = 0;
+	strata_sha256_ctx *h;
+	int rc = strata_sha256_new(&h);
+	if (rc)
+		return rc;
+	int fd = open(j->tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		rc = strata_error_set(strata_errno_code(errno),
+				      "cannot read back '%s': %s", j->path,
+				      strerror(errno));
+	while (!rc) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = strata_error_set(strata_errno_code(errno),
+					      "cannot read back '%s': %s",
+					      j->path, strerror(errno));
+		if (n <= 0)
+			break;
+		strata_sha256_update(h, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	if (fd >= 0)
+		close(fd);
+	strata_sha256_final(h, sum);
+	strata_sha256_free(h);
+	if (!rc && (total != j->n.size || memcmp(sum, j->n.sha256, 32)))
+		rc = strata_error_set(STRATA_ECORRUPT,
+				      "'%s': the bytes written do not match "
+				      "the version (size or SHA-256); the "
+				      "file is not kept",
+				      j->path);
+	if (!rc)
+		__atomic_add_fetch(&x->st->verified, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
 /* All of a job's chunks are written (or it failed): attributes, rename. */
 static void finish_job(restore_ctx *x, rjob *j)
 {
@@ -659,6 +703,8 @@ static void finish_job(restore_ctx *x, rjob *j)
 		rc = strata_error_set(strata_errno_code(errno),
 				      "cannot set attributes of '%s': %s",
 				      j->path, strerror(errno));
+	if (!failed && !rc && x->verify && j->tmp)
+		rc = verify_file(x, j);
 	if (j->dfd >= 0 && close(j->dfd) && !failed && !rc)
 		rc = strata_error_set(strata_errno_code(errno),
 				      "cannot write '%s': %s", j->path,
@@ -943,7 +989,7 @@ out:
 }
 
 int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
-			const char *include_glob, bool progress,
+			const char *include_glob, unsigned flags,
 			strata_restore_stats *st)
 {
 	strata_snapshot s;
@@ -956,6 +1002,7 @@ int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 	x.glob = include_glob;
 	x.st = st;
 	x.direct = getenv("STRATA_NO_DIRECT") == NULL;
+	x.verify = flags & STRATA_RESTORE_VERIFY;
 	pthread_mutex_init(&x.lock, NULL);
 	for (size_t i = 0; i < OPEN_LOCKS; i++)
 		pthread_mutex_init(&x.open_lock[i], NULL);
@@ -973,7 +1020,8 @@ int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 		goto out;
 	if (x.njobs > 1)
 		qsort_r(x.jobs, x.njobs, sizeof(*x.jobs), by_place, &r->ix);
-	if ((rc = plan(&x)) || (rc = run_restore(&x, progress)))
+	if ((rc = plan(&x)) ||
+	    (rc = run_restore(&x, flags & STRATA_RESTORE_PROGRESS)))
 		goto out;
 	if (x.fatal)
 		rc = strata_error_set(x.fatal, "restore stopped: %s",
