@@ -8,6 +8,7 @@
 #include "repo/repo_int.h"
 
 #include <fnmatch.h>
+#include <sys/vfs.h>
 
 typedef struct rjob {
 	char *path; /* destination */
@@ -538,6 +539,24 @@ static int open_item(rworker *w, rslot *s, const ritem *it, const rplace *pl)
 				j->path, hex, name);
 }
 
+/* O_DIRECT pays on a local disk file system. On NFS or FUSE it can make
+ * every write a round trip, and on tmpfs it is only a copy. */
+static bool direct_fs(const char *dest)
+{
+	struct statfs sf;
+	if (statfs(dest, &sf))
+		return false;
+	switch ((unsigned long)sf.f_type) {
+	case 0xEF53UL:	   /* ext2, ext3, ext4 */
+	case 0x58465342UL: /* XFS */
+	case 0x9123683EUL: /* Btrfs */
+	case 0xF2F52010UL: /* F2FS */
+		return true;
+	default:
+		return false;
+	}
+}
+
 static bool wants_direct(restore_ctx *x, const rjob *j)
 {
 	return j->n.size >= DIRECT_MIN &&
@@ -1001,7 +1020,6 @@ int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 	x.r = r;
 	x.glob = include_glob;
 	x.st = st;
-	x.direct = getenv("STRATA_NO_DIRECT") == NULL;
 	x.verify = flags & STRATA_RESTORE_VERIFY;
 	pthread_mutex_init(&x.lock, NULL);
 	for (size_t i = 0; i < OPEN_LOCKS; i++)
@@ -1013,6 +1031,7 @@ int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 	    (rc = strata_buf_puts(&x.dst, dest)) ||
 	    (rc = strata_buf_cstr(&x.rel)))
 		goto out;
+	x.direct = getenv("STRATA_NO_DIRECT") == NULL && direct_fs(dest);
 	while (x.dst.len > 1 && x.dst.ptr[x.dst.len - 1] == '/')
 		x.dst.len--;
 	if ((rc = strata_buf_cstr(&x.dst)) ||
