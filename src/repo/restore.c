@@ -699,11 +699,14 @@ static int verify_file(restore_ctx *x, const rjob *j)
 	strata_sha256_final(h, sum);
 	strata_sha256_free(h);
 	if (!rc && (total != j->n.size || memcmp(sum, j->n.sha256, 32)))
-		rc = strata_error_set(STRATA_ECORRUPT,
-				      "'%s': the bytes written do not match "
-				      "the version (size or SHA-256); the "
-				      "file is not kept",
-				      j->path);
+		rc =
+		    strata_error_set(STRATA_ECORRUPT,
+				     "'%s': the bytes written do not match "
+				     "the version (size or SHA-256 read back); "
+				     "the file is not kept. Check the disk or "
+				     "file system under the destination, then "
+				     "restore it again",
+				     j->path);
 	if (!rc)
 		__atomic_add_fetch(&x->st->verified, 1, __ATOMIC_RELAXED);
 	return rc;
