@@ -3,7 +3,7 @@
 # benchmark, from Debian 12 packages. Idempotent; never removes anything.
 set -eu
 PKGS="build-essential cmake pkg-config libssl-dev libsodium-dev libzstd-dev
-libsqlite3-dev libcmocka-dev libhts-dev libtiff-dev zlib1g-dev
+libsqlite3-dev libcmocka-dev libhts-dev libtiff-dev zlib1g-dev liburing-dev
 clang-format git dcmtk libdcmtk17 samtools bcftools nifti-bin libtiff-tools python3 python3-pydicom htslib-test zstd time
 restic borgbackup libgdcm-tools
 libcurl4-gnutls-dev

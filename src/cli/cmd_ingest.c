@@ -53,6 +53,8 @@ static void summary_json(const strata_ingest_opts *o,
 	strata_json_u64(&j, s->files_unchanged);
 	strata_json_key(&j, "bytes_read");
 	strata_json_u64(&j, s->bytes_read);
+	strata_json_key(&j, "bytes_read_direct");
+	strata_json_u64(&j, s->bytes_read_direct);
 	strata_json_key(&j, "bytes_total");
 	strata_json_u64(&j, s->bytes_total);
 	strata_json_key(&j, "bytes_new");

@@ -35,6 +35,11 @@ void *strata_realloc(void *p, size_t n);
 char *strata_strdup(const char *s);
 char *strata_strndup(const char *s, size_t n);
 void strata_free(void *p);
+/* Whether a file system (statfs) is a local disk one, where O_DIRECT
+ * pays: ext4, XFS, Btrfs, F2FS. On NFS or FUSE it can make every I/O a
+ * round trip, and on tmpfs it is only a copy. */
+struct statfs;
+bool strata_fs_local_disk(const struct statfs *sf);
 /* Hint that the large buffer p[0..n) be backed by huge pages. */
 void strata_advise_huge(void *p, size_t n);
 /* Make room for element `n` of the growable array *pp of `*cap` elements

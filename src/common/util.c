@@ -4,6 +4,8 @@
  */
 #include "common/common.h"
 
+#include <sys/statfs.h>
+
 void strata_hex(char *out, const uint8_t *p, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -126,4 +128,17 @@ int strata_write_all(int fd, const void *p, size_t n)
 int strata_pwrite_all(int fd, const void *p, size_t n, uint64_t at)
 {
 	return put_all(fd, p, n, (int64_t)at);
+}
+
+bool strata_fs_local_disk(const struct statfs *sf)
+{
+	switch ((unsigned long)sf->f_type) {
+	case 0xEF53UL:	   /* ext2, ext3, ext4 */
+	case 0x58465342UL: /* XFS */
+	case 0x9123683EUL: /* Btrfs */
+	case 0xF2F52010UL: /* F2FS */
+		return true;
+	default:
+		return false;
+	}
 }

@@ -864,6 +864,8 @@ static int run(strata_repo *r, const char *const *paths, size_t n,
 	pthread_mutex_init(&g.lock, NULL);
 	pthread_mutex_init(&g.qlock, NULL);
 	pthread_cond_init(&g.qcond, NULL);
+	pthread_mutex_init(&g.ahead_lock, NULL);
+	pthread_cond_init(&g.ahead_cond, NULL);
 	uint32_t first_pack = (uint32_t)r->ix.npacks;
 	if ((rc = resolve_sources(&g)) ||
 	    (rc = repo__spool_open(&g.spool, r->be->ops->local_dir(r->be))))
@@ -940,6 +942,8 @@ out:
 	pthread_mutex_destroy(&g.lock);
 	pthread_mutex_destroy(&g.qlock);
 	pthread_cond_destroy(&g.qcond);
+	pthread_mutex_destroy(&g.ahead_lock);
+	pthread_cond_destroy(&g.ahead_cond);
 	return rc;
 }
 

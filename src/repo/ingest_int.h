@@ -15,11 +15,11 @@ typedef struct inode {
 	char *src; /* source path, for files that must be read */
 	bool kept; /* taken whole from the previous version (--update) */
 	bool failed;
-	bool virt; /* file vi of the ingest's repo_source (src: its path) */
-	int done;  /* its job ended (read by the staging thread) */
-	/* opened by the read-ahead thread: 1 + its fd, 0 none yet, -1 taken
-	 * (the worker opens the file itself) */
-	int ahead_fd;
+	bool virt;    /* file vi of the ingest's repo_source (src: its path) */
+	int done;     /* its job ended (read by the staging thread) */
+	int ahead;    /* AHEAD_*: what the read-ahead thread did with it */
+	int ahead_fd; /* AHEAD_OPEN, AHEAD_READ: the file, open */
+	struct ahead_read *ahead_read; /* AHEAD_READ: its bytes */
 	size_t vi;
 	repo_meta meta; /* extracted metadata, in the spool */
 } inode;
@@ -43,7 +43,10 @@ typedef struct ingest {
 	struct seal_task *q;
 	size_t qhead, qcount;
 	int active, idle;
-	int prefetch_stop;
+	/* the read-ahead thread (ingest_ahead.c) and the inodes' ahead */
+	pthread_mutex_t ahead_lock;
+	pthread_cond_t ahead_cond;
+	int ahead_stop;
 	repo_uploader *up;
 	repo_spool spool;
 	const repo_source *source; /* or NULL: files from the file system */
@@ -56,6 +59,34 @@ typedef struct ingest {
 } ingest;
 
 enum { WARN_NOTE, WARN_ERROR, WARN_SKIP }; /* what a warning counts as */
+
+/* ---- ingest_ahead.c: reading ahead of the workers ---- */
+enum {
+	AHEAD_NONE,    /* not touched yet */
+	AHEAD_READING, /* being opened, or its whole-file read in flight */
+	AHEAD_OPEN,    /* open, the kernel asked to read it */
+	AHEAD_READ,    /* open, and its bytes in memory */
+	AHEAD_TAKEN    /* the worker's (which opens it, if nothing is) */
+};
+
+typedef struct ingest_ahead ingest_ahead;
+
+/* What a worker gets for a file: an open descriptor or -1; and, if it
+ * was read whole, its bytes and the fstat taken before they were read. */
+typedef struct ingest_pre {
+	int fd;
+	const uint8_t *data;
+	size_t len;
+	const struct stat *st;
+	struct ahead_read *r;
+} ingest_pre;
+
+/* Start the thread (NULL if it cannot run: the workers open every file
+ * themselves); stop it once the workers are done. */
+ingest_ahead *ingest__ahead_start(ingest *g);
+void ingest__ahead_stop(ingest *g, ingest_ahead *a);
+void ingest__ahead_take(ingest *g, inode *f, ingest_pre *p);
+void ingest__ahead_drop(ingest_pre *p);
 
 /* A warning on stderr, counted in the ingest's stats as `kind` says. */
 void ingest__warn(ingest *g, int kind, const char *fmt, ...)

@@ -2,9 +2,9 @@
  * ingest_read.c - the reading half of ingest: one worker per core reads,
  * chunks, hashes, compresses, encrypts and packs the files the walk
  * queued (largest first), sharing only the chunk index; a worker busy
- * with a large file hands chunks to idle ones. One thread opens the next
- * files ahead of the workers and asks the kernel to read them; another
- * stages their catalog rows as their jobs end.
+ * with a large file hands chunks to idle ones. One thread reads ahead of
+ * the workers (ingest_ahead.c); another stages their catalog rows as
+ * their jobs end.
  */
 #include "repo/ingest_int.h"
 
@@ -168,9 +168,10 @@ static int do_file(worker *w, inode *f, bool *src_err)
 	repo_cutter cut;
 	repo_produced pr;
 	const repo_source *vs = f->virt ? w->g->source : NULL;
-	const uint8_t *mem = NULL; /* a produced file's bytes */
+	const uint8_t *mem = NULL; /* a produced file's bytes, or read ahead */
 	size_t mem_len = 0;
 	int fd = -1, rc = 0;
+	ingest_pre pre = {.fd = -1};
 	memset(&pr, 0, sizeof(pr));
 	if (vs) {
 		*src_err = false; /* the producer's errors are fatal */
@@ -183,15 +184,21 @@ static int do_file(worker *w, inode *f, bool *src_err)
 		mem = pr.path ? NULL : pr.data;
 		mem_len = pr.path ? 0 : pr.data_len;
 	}
-	/* the bytes: read into w->buf, or the produced ones where they are */
+	/* read ahead: an open file, maybe its bytes too */
+	if (!vs)
+		ingest__ahead_take(w->g, f, &pre);
+	if (pre.data) {
+		mem = pre.data;
+		mem_len = pre.len;
+	}
+	/* the bytes: read into w->buf, or the ones already in memory */
 	uint8_t *buf = mem ? (uint8_t *)mem : w->buf;
 	size_t kn = 0; /* next of pr.known */
 	*src_err = true;
 	const char *from = pr.path ? pr.path : f->src;
 	if (!vs || pr.path) {
-		int v = __atomic_exchange_n(&f->ahead_fd, -1, __ATOMIC_ACQ_REL);
-		fd = v > 0 && !vs
-			 ? v - 1
+		fd = pre.fd >= 0
+			 ? pre.fd
 			 : open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			rc = strata_error_set(strata_errno_code(errno),
@@ -202,6 +209,8 @@ static int do_file(worker *w, inode *f, bool *src_err)
 	}
 	if (fd < 0)
 		memset(&st0, 0, sizeof(st0));
+	else if (pre.st) /* taken before the bytes were read */
+		st0 = *pre.st;
 	else if (fstat(fd, &st0) || !S_ISREG(st0.st_mode)) {
 		rc = strata_error_set(
 		    STRATA_EIO, "'%s' is no longer a regular file", f->src);
@@ -211,7 +220,7 @@ static int do_file(worker *w, inode *f, bool *src_err)
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	w->nids = 0;
 	for (;;) {
-		if (fd < 0 && !eof) { /* in memory already: no copy */
+		if (mem && !eof) { /* in memory already: no copy */
 			have = total = mem_len;
 			eof = true;
 			__atomic_add_fetch(&w->g->st->bytes_read,
@@ -368,6 +377,7 @@ out:
 	}
 	if (fd >= 0)
 		close(fd);
+	ingest__ahead_drop(&pre);
 	if (vs)
 		vs->release(vs->payload, f->vi, &pr);
 	return rc;
@@ -504,62 +514,6 @@ static int job_cmp(const void *x, const void *y)
 	return a < b ? -1 : a > b; /* kids arrays: walk order by address */
 }
 
-/* Ask the kernel to start reading the files the workers will want next,
- * so a cold cache sees many reads in flight instead of one per worker.
- * The file stays open for the worker, which saves it an open and a close
- * (if the worker came first, it opens the file itself). O_NONBLOCK: a
- * FIFO put in the file's place must not block this thread; the worker
- * finds it is no longer a regular file. */
-#define PREFETCH_FILES 64
-#define PREFETCH_BYTES (64u << 20)
-
-static void *prefetch(void *arg)
-{
-	ingest *g = arg;
-	size_t i = 0;
-	while (i < g->njobs && !__atomic_load_n(&g->fatal, __ATOMIC_RELAXED) &&
-	       !__atomic_load_n(&g->prefetch_stop, __ATOMIC_RELAXED)) {
-		size_t cur = __atomic_load_n(&g->next_job, __ATOMIC_RELAXED);
-		if (i < cur)
-			i = cur;
-		uint64_t ahead = 0;
-		size_t k = cur;
-		for (; k < i && k < g->njobs; k++)
-			ahead += g->jobs[k]->n.size;
-		if (i >= g->njobs || i - cur >= PREFETCH_FILES ||
-		    ahead >= PREFETCH_BYTES) {
-			struct timespec ts = {0, 2 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-			continue;
-		}
-		inode *f = g->jobs[i++];
-		int fd = open(f->src,
-			      O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-		int none = 0;
-		if (fd < 0)
-			continue;
-		fcntl(fd, F_SETFL,
-		      0); /* back to blocking reads, for the worker */
-		posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
-		if (!__atomic_compare_exchange_n(&f->ahead_fd, &none, fd + 1,
-						 false, __ATOMIC_ACQ_REL,
-						 __ATOMIC_ACQUIRE))
-			close(fd);
-	}
-	return NULL;
-}
-
-/* Files opened ahead that no worker took (the ingest stopped). */
-static void close_ahead(ingest *g)
-{
-	for (size_t i = 0; i < g->njobs; i++) {
-		int v = __atomic_exchange_n(&g->jobs[i]->ahead_fd, -1,
-					    __ATOMIC_ACQ_REL);
-		if (v > 0)
-			close(v - 1);
-	}
-}
-
 /* ---- catalog rows, staged while the files are read ---- */
 
 /* A file read now, once its job has ended: its row and attributes. */
@@ -678,9 +632,8 @@ int ingest__run_workers(ingest *g)
 	}
 	if ((rc = repo__uploader_start(&g->up, g->r, 1)))
 		goto out;
-	pthread_t pf;
 	/* produced files are not on disk: nothing to read ahead */
-	bool pf_started = !g->source && !pthread_create(&pf, NULL, prefetch, g);
+	ingest_ahead *ahead = g->source ? NULL : ingest__ahead_start(g);
 	/* Files read from disk have their catalog rows staged meanwhile;
 	 * without staging (or a thread for it) commit adds them itself. */
 	pthread_t stager;
@@ -715,10 +668,7 @@ join:
 		set_fatal(g, rc);
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	__atomic_store_n(&g->prefetch_stop, 1, __ATOMIC_RELAXED);
-	if (pf_started)
-		pthread_join(pf, NULL);
-	close_ahead(g);
+	ingest__ahead_stop(g, ahead);
 	if (stager_started)
 		pthread_join(stager, NULL);
 	for (int i = 0; i < nt; i++)

@@ -539,22 +539,10 @@ static int open_item(rworker *w, rslot *s, const ritem *it, const rplace *pl)
 				j->path, hex, name);
 }
 
-/* O_DIRECT pays on a local disk file system. On NFS or FUSE it can make
- * every write a round trip, and on tmpfs it is only a copy. */
 static bool direct_fs(const char *dest)
 {
 	struct statfs sf;
-	if (statfs(dest, &sf))
-		return false;
-	switch ((unsigned long)sf.f_type) {
-	case 0xEF53UL:	   /* ext2, ext3, ext4 */
-	case 0x58465342UL: /* XFS */
-	case 0x9123683EUL: /* Btrfs */
-	case 0xF2F52010UL: /* F2FS */
-		return true;
-	default:
-		return false;
-	}
+	return !statfs(dest, &sf) && strata_fs_local_disk(&sf);
 }
 
 static bool wants_direct(restore_ctx *x, const rjob *j)
