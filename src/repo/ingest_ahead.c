@@ -21,7 +21,8 @@
 #include <sys/statfs.h>
 
 #define AHEAD_FILES 128
-#define AHEAD_BYTES (64u << 20)
+#define AHEAD_BYTES (64u << 20) /* of files ahead, whichever way read */
+#define DIRECT_BYTES (8u << 20) /* of buffers read into and not yet done */
 #define DIRECT_MAX (4u << 20)
 #define DIO_ALIGN 4096
 #define SUBMIT_BATCH 16 /* the first reads start before the window fills */
@@ -29,7 +30,7 @@
 struct ahead_read {
 	struct stat st; /* taken before the read */
 	uint8_t *p;
-	size_t len;
+	size_t len, cap;
 };
 
 typedef struct ingest_ahead {
@@ -62,9 +63,11 @@ static bool claim(ingest *g, inode *f, int state)
 	return ok;
 }
 
-static void free_read(struct ahead_read *ar)
+static void free_read(ingest *g, struct ahead_read *ar)
 {
 	if (ar) {
+		__atomic_sub_fetch(&g->ahead_bytes, (uint64_t)ar->cap,
+				   __ATOMIC_RELAXED);
 		free(ar->p); /* posix_memalign */
 		strata_free(ar);
 	}
@@ -98,7 +101,10 @@ static bool queue_direct(reader *rd, inode *f, int fd, const struct stat *st)
 		return false;
 	}
 	ar->p = p;
+	ar->cap = cap;
 	ar->st = *st;
+	__atomic_add_fetch(&rd->g->ahead_bytes, (uint64_t)cap,
+			   __ATOMIC_RELAXED);
 	struct io_uring_sqe *sqe = NULL;
 	if (fcntl(fd, F_SETFL, O_DIRECT)) { /* the file system refuses it */
 		if (errno == EINVAL)
@@ -107,7 +113,7 @@ static bool queue_direct(reader *rd, inode *f, int fd, const struct stat *st)
 		fcntl(fd, F_SETFL, 0);
 	}
 	if (!sqe) {
-		free_read(ar);
+		free_read(rd->g, ar);
 		return false;
 	}
 	io_uring_prep_read(sqe, fd, ar->p, (unsigned)cap, 0);
@@ -157,7 +163,7 @@ static void reap(reader *rd, struct io_uring_cqe *cqe)
 	if (res == -EINVAL)
 		rd->direct = false;
 	if (res < 0 || (uint64_t)res != (uint64_t)ar->st.st_size) {
-		free_read(ar);
+		free_read(rd->g, ar);
 		f->ahead_read = NULL;
 		fcntl(f->ahead_fd, F_SETFL, 0);
 		state = AHEAD_OPEN;
@@ -172,7 +178,8 @@ static void reap(reader *rd, struct io_uring_cqe *cqe)
 static bool window_full(ingest *g, size_t cur, size_t i)
 {
 	uint64_t ahead = 0;
-	if (i - cur >= AHEAD_FILES)
+	if (i - cur >= AHEAD_FILES ||
+	    __atomic_load_n(&g->ahead_bytes, __ATOMIC_RELAXED) >= DIRECT_BYTES)
 		return true;
 	for (size_t k = cur; k < i && k < g->njobs; k++)
 		ahead += g->jobs[k]->n.size;
@@ -275,7 +282,7 @@ void ingest__ahead_stop(ingest *g, ingest_ahead *rd)
 		inode *f = g->jobs[i];
 		if (f->ahead == AHEAD_OPEN || f->ahead == AHEAD_READ) {
 			close(f->ahead_fd);
-			free_read(f->ahead_read);
+			free_read(g, f->ahead_read);
 			f->ahead_read = NULL;
 		}
 		f->ahead = AHEAD_TAKEN;
@@ -306,9 +313,9 @@ void ingest__ahead_take(ingest *g, inode *f, ingest_pre *p)
 }
 
 /* The bytes read ahead, once the worker is done with them. */
-void ingest__ahead_drop(ingest_pre *p)
+void ingest__ahead_drop(ingest *g, ingest_pre *p)
 {
-	free_read(p->r);
+	free_read(g, p->r);
 	p->r = NULL;
 	p->data = NULL;
 }

@@ -47,6 +47,7 @@ typedef struct ingest {
 	pthread_mutex_t ahead_lock;
 	pthread_cond_t ahead_cond;
 	int ahead_stop;
+	uint64_t ahead_bytes; /* of whole-file buffers not yet done with */
 	repo_uploader *up;
 	repo_spool spool;
 	const repo_source *source; /* or NULL: files from the file system */
@@ -86,7 +87,7 @@ typedef struct ingest_pre {
 ingest_ahead *ingest__ahead_start(ingest *g);
 void ingest__ahead_stop(ingest *g, ingest_ahead *a);
 void ingest__ahead_take(ingest *g, inode *f, ingest_pre *p);
-void ingest__ahead_drop(ingest_pre *p);
+void ingest__ahead_drop(ingest *g, ingest_pre *p);
 
 /* A warning on stderr, counted in the ingest's stats as `kind` says. */
 void ingest__warn(ingest *g, int kind, const char *fmt, ...)

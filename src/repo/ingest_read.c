@@ -377,7 +377,7 @@ out:
 	}
 	if (fd >= 0)
 		close(fd);
-	ingest__ahead_drop(&pre);
+	ingest__ahead_drop(w->g, &pre);
 	if (vs)
 		vs->release(vs->payload, f->vi, &pr);
 	return rc;
