@@ -47,7 +47,7 @@ typedef struct ingest {
 	pthread_mutex_t ahead_lock;
 	pthread_cond_t ahead_cond;
 	int ahead_stop;
-	uint64_t ahead_bytes; /* of whole-file buffers not yet done with */
+	struct ahead_ring *ahead_ring; /* where whole files are read into */
 	repo_uploader *up;
 	repo_spool spool;
 	const repo_source *source; /* or NULL: files from the file system */
