@@ -3,10 +3,10 @@
  * the job list a window ahead of them.
  *
  * Files under DIRECT_MAX on a local disk file system are read whole,
- * with O_DIRECT, through io_uring, many at once, into memory the worker
+ * with O_DIRECT, through io_uring, many at once, into a ring the worker
  * then hashes and compresses in place. A cold cache thus costs neither a
  * page-cache fill nor a copy into the worker's buffer (together about a
- * third of the CPU of an ingest of many small files), and the disk sees
+ * quarter of the CPU of an ingest of many small files), and the disk sees
  * a queue of reads instead of one per worker.
  *
  * Other files (larger ones, other file systems, STRATA_NO_DIRECT, no
