@@ -61,8 +61,8 @@ typedef struct strata_ingest_stats {
 	uint32_t version;
 	char snapshot[65];
 	uint64_t files, dirs, symlinks, files_unchanged;
-	uint64_t bytes_total;  /* bytes of all files in the version */
-	uint64_t bytes_read;   /* bytes read from disk */
+	uint64_t bytes_total;	    /* bytes of all files in the version */
+	uint64_t bytes_read;	    /* bytes read from disk */
 	uint64_t bytes_read_direct; /* of those, read with O_DIRECT */
 	uint64_t bytes_new;    /* plaintext bytes of chunks not stored before */
 	uint64_t bytes_stored; /* bytes written to the backend */
