@@ -30,7 +30,8 @@
 struct ahead_read {
 	struct stat st; /* taken before the read */
 	uint8_t *p;
-	size_t len, cap;
+	size_t len;
+	size_t span; /* its span in the ring */
 };
 
 typedef struct ingest_ahead {
@@ -79,29 +80,25 @@ static size_t ring_place(const struct ahead_ring *rg, size_t len)
 	return tail - rg->head >= len ? rg->head : SIZE_MAX;
 }
 
-static uint8_t *ring_get(struct ahead_ring *rg, size_t len)
+/* A span of len bytes: its index in rg->s (its bytes at rg->base plus
+ * its offset), or SIZE_MAX if the ring has no room now. */
+static size_t ring_get(struct ahead_ring *rg, size_t len)
 {
 	size_t off = ring_place(rg, len);
 	if (off == SIZE_MAX)
-		return NULL;
+		return SIZE_MAX;
 	size_t k = (rg->first + rg->n++) % RING_SPANS;
 	rg->s[k].off = off;
 	rg->s[k].len = len;
 	rg->s[k].done = false;
 	rg->head = off + len;
-	return rg->base + off;
+	return k;
 }
 
-static void ring_put(struct ahead_ring *rg, const uint8_t *p)
+/* Span k is done with; the tail moves past every finished span. */
+static void ring_put(struct ahead_ring *rg, size_t k)
 {
-	size_t off = (size_t)(p - rg->base);
-	for (size_t i = 0; i < rg->n; i++) {
-		size_t k = (rg->first + i) % RING_SPANS;
-		if (rg->s[k].off == off && !rg->s[k].done) {
-			rg->s[k].done = true;
-			break;
-		}
-	}
+	rg->s[k].done = true;
 	while (rg->n && rg->s[rg->first].done) {
 		rg->first = (rg->first + 1) % RING_SPANS;
 		rg->n--;
@@ -136,7 +133,7 @@ static void free_read(ingest *g, struct ahead_read *ar)
 {
 	if (ar) {
 		pthread_mutex_lock(&g->ahead_lock);
-		ring_put(g->ahead_ring, ar->p);
+		ring_put(g->ahead_ring, ar->span);
 		pthread_mutex_unlock(&g->ahead_lock);
 		strata_free(ar);
 	}
@@ -165,14 +162,15 @@ static bool queue_direct(reader *rd, inode *f, int fd, const struct stat *st)
 	struct ahead_read *ar = strata_calloc(1, sizeof(*ar));
 	if (!ar)
 		return false;
+	struct ahead_ring *rg = rd->g->ahead_ring;
 	pthread_mutex_lock(&rd->g->ahead_lock);
-	ar->p = ring_get(rd->g->ahead_ring, cap);
+	ar->span = ring_get(rg, cap);
 	pthread_mutex_unlock(&rd->g->ahead_lock);
-	if (!ar->p) { /* the file grew past what was made room for */
+	if (ar->span == SIZE_MAX) { /* grew past the room window_full saw */
 		strata_free(ar);
 		return false;
 	}
-	ar->cap = cap;
+	ar->p = rg->base + rg->s[ar->span].off;
 	ar->st = *st;
 	struct io_uring_sqe *sqe = NULL;
 	if (fcntl(fd, F_SETFL, O_DIRECT)) { /* the file system refuses it */
