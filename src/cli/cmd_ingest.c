@@ -4,6 +4,10 @@
  */
 #include "cli/cli.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 const char usage_ingest[] =
     "strata -R REPO ingest PATH... --dataset NAME [--layer raw|curated|"
     "model-ready]\n"
@@ -211,6 +215,14 @@ int cmd_ingest(cli *c, int argc, char **argv)
 	if (optind >= argc)
 		return cli_usage_error(usage_ingest, "name at least one PATH");
 	o.progress = !c->quiet;
+#ifdef __GLIBC__
+	/* Workers free chunk copies and metadata another thread allocated;
+	 * glibc gives free memory at the top of a thread's arena back only
+	 * past 128 KiB, then raises that bar to the largest block freed (up
+	 * to 32 MiB), so the arenas grew through a run: peak RSS 130 -> 147
+	 * MiB on 100,000 small files. A fixed 1 MiB keeps them trimmed. */
+	mallopt(M_TRIM_THRESHOLD, 1 << 20);
+#endif
 	if ((rc = cli_open(c, &r)))
 		return cli_fail("ingest", rc);
 	rc = strata_repo_ingest(r, (const char *const *)argv + optind,
