@@ -167,6 +167,8 @@ int strata_unhex(uint8_t *out, size_t n, const char *hex);
 int strata_parse_u64(const char *s, uint64_t *out);
 uint64_t strata_now_ns(void);
 double strata_mono(void);
+/* STRATA_TRACE=1: "trace: PHASE SECONDS" (since t0) on stderr. */
+void strata_trace(const char *phase, double t0);
 /* ISO 8601 UTC with seconds: out holds 32 bytes. */
 void strata_iso_time(char *out, size_t outlen, int64_t ns);
 int strata_mkdir_p(const char *path, mode_t mode);

@@ -67,6 +67,16 @@ double strata_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void strata_trace(const char *phase, double t0)
+{
+	static int on = -1;
+	if (on < 0)
+		on = getenv("STRATA_TRACE") != NULL;
+	if (on)
+		fprintf(stderr, "trace: %-8s %.3f s\n", phase,
+			strata_mono() - t0);
+}
+
 void strata_iso_time(char *out, size_t outlen, int64_t ns)
 {
 	time_t t = (time_t)(ns / 1000000000);

@@ -433,17 +433,6 @@ static void author(char *out, size_t n)
 	snprintf(out, n, "%s@%s", user ? user : "unknown", host);
 }
 
-/* STRATA_TRACE=1: time each phase on stderr (for tuning). */
-static void trace(const char *phase, double t0)
-{
-	static int on = -1;
-	if (on < 0)
-		on = getenv("STRATA_TRACE") != NULL;
-	if (on)
-		fprintf(stderr, "trace: %-8s %.3f s\n", phase,
-			strata_mono() - t0);
-}
-
 static int commit(ingest *g, const uint8_t root[32], const repo_metaw *mw)
 {
 	strata_repo *r = g->r;
@@ -535,7 +524,7 @@ static int commit(ingest *g, const uint8_t root[32], const repo_metaw *mw)
 		rc = strata_catalog_add_source(r->cat, x.row, g->sources[i],
 					       g->o->recipe);
 	strata_buf_release(&x.path);
-	trace("rows", g->t0);
+	strata_trace("rows", g->t0);
 	if (rc || (rc = strata_catalog_commit(r->cat)))
 		goto fail;
 	g->st->version = s.version;
@@ -880,10 +869,10 @@ static int run(strata_repo *r, const char *const *paths, size_t n,
 	if ((rc = source ? add_virtual(&g) : add_roots(&g, paths, n, &prev)) ||
 	    (rc = collect_jobs(&g, &g.root)))
 		goto out;
-	trace("walk", t0);
+	strata_trace("walk", t0);
 	if ((rc = ingest__run_workers(&g)))
 		goto out;
-	trace("read", t0);
+	strata_trace("read", t0);
 	if (g.fatal) {
 		rc = strata_error_set(g.fatal, "%s", g.fatal_msg);
 		goto out;
@@ -909,13 +898,13 @@ static int run(strata_repo *r, const char *const *paths, size_t n,
 	    (rc = repo__flush_pack(r, &tc.pack, r->codec, &stored)))
 		goto out;
 	st->bytes_stored += stored;
-	trace("trees", t0);
+	strata_trace("trees", t0);
 	if ((rc = repo__write_index(r, first_pack)))
 		goto out;
-	trace("index", t0);
+	strata_trace("index", t0);
 	if ((rc = commit(&g, root, &mw)))
 		goto out;
-	trace("commit", t0);
+	strata_trace("commit", t0);
 	if (st->errors)
 		rc = STRATA_EPARTIAL;
 out:
