@@ -237,19 +237,24 @@ typedef struct rplace {
 } rplace;
 
 /*
- * Each worker decodes and checks chunks; its writer thread creates the
- * files, writes the chunks and finishes the files, in the same order,
- * through a ring of RING decoded chunks. Creating, writing (O_DIRECT
- * waits for the disk) and renaming files block, and decoding the next
- * chunk meanwhile keeps the cores busy.
+ * Each worker decodes and checks chunks; its WRITERS writer threads
+ * create the files, write the chunks and finish the files, through a ring
+ * of RING decoded chunks. Creating, writing (O_DIRECT waits for the disk)
+ * and renaming files block, and decoding the next chunk meanwhile keeps
+ * the cores busy. With one writer, a worker waited for it 2.8 s of a 5 s
+ * restore: two write different chunks at once, in any order (a file is
+ * finished by whoever writes its last chunk), and a slot is reused once
+ * it and every slot before it are written.
  */
-#define RING 2
+#define RING 4
+#define WRITERS 2
 
 typedef struct rslot {
 	uint8_t *buf; /* DIRECT_ALIGN-aligned */
 	size_t cap;
 	size_t item;	  /* SIZE_MAX: the worker is done */
 	size_t lead, len; /* the chunk is buf[lead, lead + len) */
+	bool written;
 } rslot;
 
 typedef struct rworker {
@@ -257,8 +262,10 @@ typedef struct rworker {
 	strata_codec *c;
 	strata_hmac *h;
 	rslot ring[RING];
-	size_t head, tail; /* written up to head, decoded up to tail */
-	bool has_writer;
+	/* written up to head, taken by a writer up to claim, decoded up to
+	 * tail */
+	size_t head, claim, tail;
+	int writers;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	rplace *pl;
@@ -821,23 +828,29 @@ static void put_slot(restore_ctx *x, const rslot *s)
 static void *restore_writer(void *arg)
 {
 	rworker *w = arg;
+	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		pthread_mutex_lock(&w->mu);
-		while (w->head == w->tail)
+		while (w->claim == w->tail)
 			pthread_cond_wait(&w->cv, &w->mu);
-		rslot *s = &w->ring[w->head % RING];
-		pthread_mutex_unlock(&w->mu);
+		rslot *s = &w->ring[w->claim % RING];
 		if (s->item == SIZE_MAX)
-			return NULL;
+			break; /* the end, left for the other writers to see */
+		w->claim++;
+		pthread_mutex_unlock(&w->mu);
 		put_slot(w->x, s);
 		pthread_mutex_lock(&w->mu);
-		w->head++;
-		pthread_cond_signal(&w->cv);
-		pthread_mutex_unlock(&w->mu);
+		s->written = true;
+		while (w->head < w->claim && w->ring[w->head % RING].written) {
+			w->ring[w->head % RING].written = false;
+			w->head++;
+		}
+		pthread_cond_broadcast(&w->cv);
 	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
 }
 
-/* The next free slot of the ring (it waits for the writer). */
+/* The next free slot of the ring (it waits for the writers). */
 static rslot *take_slot(rworker *w)
 {
 	pthread_mutex_lock(&w->mu);
@@ -852,7 +865,7 @@ static rslot *take_slot(rworker *w)
  * write it here. */
 static void post_slot(rworker *w)
 {
-	if (!w->has_writer) {
+	if (!w->writers) {
 		rslot *s = &w->ring[w->tail % RING];
 		if (s->item != SIZE_MAX)
 			put_slot(w->x, s);
@@ -860,7 +873,7 @@ static void post_slot(rworker *w)
 	}
 	pthread_mutex_lock(&w->mu);
 	w->tail++;
-	pthread_cond_signal(&w->cv);
+	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -941,11 +954,13 @@ static void *restore_work(void *arg)
 {
 	rworker *w = arg;
 	restore_ctx *x = w->x;
-	pthread_t wt;
+	pthread_t wt[WRITERS];
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	/* without a writer thread, the worker writes itself */
-	w->has_writer = !pthread_create(&wt, NULL, restore_writer, w);
+	while (w->writers < WRITERS &&
+	       !pthread_create(&wt[w->writers], NULL, restore_writer, w))
+		w->writers++;
 	for (;;) {
 		size_t i = __atomic_fetch_add(&x->next, 1, __ATOMIC_RELAXED);
 		if (i >= x->nwins ||
@@ -956,8 +971,8 @@ static void *restore_work(void *arg)
 	}
 	take_slot(w)->item = SIZE_MAX;
 	post_slot(w);
-	if (w->has_writer)
-		pthread_join(wt, NULL);
+	for (int i = 0; i < w->writers; i++)
+		pthread_join(wt[i], NULL);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	return NULL;
