@@ -45,8 +45,9 @@ typedef struct restore_ctx {
 	ritem *items;
 	size_t nitems, capitems;
 	size_t *wins; /* window i is items [wins[i], wins[i + 1]) */
-	size_t nwins, capwins, next;
-	int nt; /* workers */
+	size_t nwins, capwins;
+	size_t front, back; /* windows [front, back) are left */
+	int nt;		    /* workers */
 	rdir *dirs;
 	size_t ndirs, capdirs;
 	uint64_t done;
@@ -202,6 +203,13 @@ static int restore_tree(restore_ctx *x, const uint8_t id[32], bool selected)
  * instead of one per blob), checks every blob from that buffer and writes
  * it at its offset in its file. A file may span windows, so workers may
  * write it together; whoever writes its last chunk finishes it.
+ *
+ * Half the workers take windows from the first forward, half from the
+ * last backwards. Ingest stores large files first, so a tree of both
+ * kinds used to be restored in two phases: large files, waiting on the
+ * disk with the cores half idle, then small ones, creating files with
+ * both cores busy and the disk idle (3.2 s and 2.6 s of a 5.8 s restore
+ * of the bench corpus). From both ends they overlap.
  */
 #define WINDOW_MAX ((uint64_t)16 << 20)
 #define RANGE_MAX                                                              \
@@ -266,6 +274,7 @@ typedef struct rworker {
 	 * tail */
 	size_t head, claim, tail;
 	int writers;
+	bool from_back; /* takes windows from the end backwards */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	rplace *pl;
@@ -961,12 +970,22 @@ static void *restore_work(void *arg)
 	while (w->writers < WRITERS &&
 	       !pthread_create(&wt[w->writers], NULL, restore_writer, w))
 		w->writers++;
+	/* as many workers as take from the front (or back) as this one */
+	size_t ahead = ((size_t)x->nt + !w->from_back) / 2 * PREFETCH_AHEAD;
 	for (;;) {
-		size_t i = __atomic_fetch_add(&x->next, 1, __ATOMIC_RELAXED);
-		if (i >= x->nwins ||
-		    __atomic_load_n(&x->fatal, __ATOMIC_RELAXED))
+		size_t i = 0;
+		pthread_mutex_lock(&x->lock);
+		bool more = x->front < x->back &&
+			    !__atomic_load_n(&x->fatal, __ATOMIC_RELAXED);
+		if (more)
+			i = w->from_back ? --x->back : x->front++;
+		pthread_mutex_unlock(&x->lock);
+		if (!more)
 			break;
-		prefetch_window(x, i + (size_t)x->nt * PREFETCH_AHEAD);
+		if (!w->from_back)
+			prefetch_window(x, i + ahead);
+		else if (i >= ahead)
+			prefetch_window(x, i - ahead);
 		run_window(w, x->wins[i], x->wins[i + 1]);
 	}
 	take_slot(w)->item = SIZE_MAX;
@@ -1018,8 +1037,11 @@ static int run_restore(restore_ctx *x, bool progress)
 	int started = 0, rc = 0;
 	strata_progress pr;
 	memset(ws, 0, sizeof(ws));
+	x->front = 0;
+	x->back = x->nwins;
 	for (int i = 0; i < nt; i++) {
 		ws[i].x = x;
+		ws[i].from_back = i % 2;
 		if ((rc = strata_codec_new(&ws[i].c, &x->r->keys, 1)) ||
 		    (rc = strata_hmac_new(&ws[i].h, x->r->keys.id_key, 32)))
 			goto out;
@@ -1033,8 +1055,11 @@ static int run_restore(restore_ctx *x, bool progress)
 	/* each worker asks for the window PREFETCH_AHEAD rounds past the one
 	 * it takes: the ones before that are asked for here, or the first
 	 * 64 MiB per worker would be read only as they are needed */
-	for (size_t i = (size_t)nt; i < (size_t)nt * PREFETCH_AHEAD; i++)
+	size_t nf = ((size_t)nt + 1) / 2, nb = (size_t)nt / 2;
+	for (size_t i = nf; i < nf * PREFETCH_AHEAD; i++)
 		prefetch_window(x, i);
+	for (size_t i = nb; i < nb * PREFETCH_AHEAD && i < x->nwins; i++)
+		prefetch_window(x, x->nwins - 1 - i);
 	strata_progress_init(&pr);
 	pr.enabled = pr.enabled && progress;
 	while (__atomic_load_n(&x->done, __ATOMIC_RELAXED) < x->njobs &&
