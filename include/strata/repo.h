@@ -76,6 +76,14 @@ typedef struct strata_ingest_stats {
 int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 		       const strata_ingest_opts *o, strata_ingest_stats *st);
 
+/* Stat the files below paths in a thread, ahead of an ingest of them
+ * (call it before opening the repository: the walk then finds the inodes
+ * cached while the key was derived); stop it once the ingest returned.
+ * NULL when no thread could start, which only costs that head start. */
+typedef struct strata_prewalk strata_prewalk;
+strata_prewalk *strata_ingest_prewalk(const char *const *paths, size_t n);
+void strata_ingest_prewalk_stop(strata_prewalk *p);
+
 /* ---- reading ---- */
 typedef struct strata_dataset_info {
 	const char *name;

@@ -223,10 +223,15 @@ int cmd_ingest(cli *c, int argc, char **argv)
 	 * MiB on 100,000 small files. A fixed 1 MiB keeps them trimmed. */
 	mallopt(M_TRIM_THRESHOLD, 1 << 20);
 #endif
-	if ((rc = cli_open(c, &r)))
+	strata_prewalk *pw = strata_ingest_prewalk(
+	    (const char *const *)argv + optind, (size_t)(argc - optind));
+	if ((rc = cli_open(c, &r))) {
+		strata_ingest_prewalk_stop(pw);
 		return cli_fail("ingest", rc);
+	}
 	rc = strata_repo_ingest(r, (const char *const *)argv + optind,
 				(size_t)(argc - optind), &o, &st);
+	strata_ingest_prewalk_stop(pw);
 	int ret = EXIT_OK;
 	if (rc && rc != STRATA_EPARTIAL) {
 		ret = cli_fail("ingest", rc);

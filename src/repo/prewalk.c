@@ -1,0 +1,98 @@
+/*
+ * prewalk.c - stat an ingest's paths ahead of it, in a thread, while the
+ * repository is opened. Opening derives the key (Argon2id: about 0.2 s of
+ * one core) and the walk then waits on the disk for every inode it stats
+ * (0.18 s for the 9,634 files of the bench corpus, cold): done meanwhile,
+ * the walk finds them cached. On a large tree it keeps ahead of the walk,
+ * which trails it on the other core. Nothing is kept: the kernel's inode
+ * and directory caches are the only result, and an error only ends the
+ * walk of that directory.
+ */
+#include "repo/repo_int.h"
+
+#include <dirent.h>
+
+#define PREWALK_DEPTH 64 /* directories open at once, at most */
+
+struct strata_prewalk {
+	pthread_t th;
+	char **paths;
+	size_t n;
+	int stop;
+};
+
+static void walk_fd(strata_prewalk *p, int dfd, int depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *e;
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	while (!__atomic_load_n(&p->stop, __ATOMIC_RELAXED) &&
+	       (e = readdir(d))) {
+		struct stat sb;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISDIR(sb.st_mode) || depth >= PREWALK_DEPTH)
+			continue;
+		int sub =
+		    openat(dirfd(d), e->d_name,
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0)
+			walk_fd(p, sub, depth + 1);
+	}
+	closedir(d);
+}
+
+static void *run(void *arg)
+{
+	strata_prewalk *p = arg;
+	for (size_t i = 0; i < p->n; i++) {
+		struct stat sb;
+		if (lstat(p->paths[i], &sb) || !S_ISDIR(sb.st_mode))
+			continue;
+		int fd = open(p->paths[i],
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			walk_fd(p, fd, 0);
+	}
+	return NULL;
+}
+
+static void release(strata_prewalk *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		strata_free(p->paths[i]);
+	strata_free(p->paths);
+	strata_free(p);
+}
+
+strata_prewalk *strata_ingest_prewalk(const char *const *paths, size_t n)
+{
+	strata_prewalk *p = strata_calloc(1, sizeof(*p));
+	if (!p || !(p->paths = strata_calloc(n ? n : 1, sizeof(*p->paths)))) {
+		strata_free(p);
+		return NULL;
+	}
+	for (; p->n < n; p->n++)
+		if (!(p->paths[p->n] = strata_strdup(paths[p->n]))) {
+			release(p);
+			return NULL;
+		}
+	if (pthread_create(&p->th, NULL, run, p)) {
+		release(p);
+		return NULL;
+	}
+	return p;
+}
+
+void strata_ingest_prewalk_stop(strata_prewalk *p)
+{
+	if (!p)
+		return;
+	__atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+	pthread_join(p->th, NULL);
+	release(p);
+}
