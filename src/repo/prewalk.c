@@ -3,10 +3,10 @@
  * repository is opened. Opening derives the key (Argon2id: about 0.2 s of
  * one core) and the walk then waits on the disk for every inode it stats
  * (0.18 s for the 9,634 files of the bench corpus, cold): done meanwhile,
- * the walk finds them cached. On a large tree it keeps ahead of the walk,
- * which trails it on the other core. Nothing is kept: the kernel's inode
- * and directory caches are the only result, and an error only ends the
- * walk of that directory.
+ * the walk finds them cached. On a large tree it goes the other way
+ * round, so that the two meet in the middle. Nothing is kept: the
+ * kernel's inode and directory caches are the only result, and an error
+ * only ends the walk of that directory.
  */
 #include "repo/repo_int.h"
 
@@ -21,28 +21,45 @@ struct strata_prewalk {
 	int stop;
 };
 
+/* Stat the entries of directory dfd (closed here) last to first, and the
+ * directories among them likewise: the ingest's walk goes first to last,
+ * so on a tree both reach cold, each stats half of it. */
 static void walk_fd(strata_prewalk *p, int dfd, int depth)
 {
 	DIR *d = fdopendir(dfd);
+	strata_buf names =
+	    STRATA_BUF_INIT; /* NUL-terminated, one after another */
+	size_t *at = NULL, n = 0, cap = 0;
 	struct dirent *e;
 	if (!d) {
 		close(dfd);
 		return;
 	}
-	while (!__atomic_load_n(&p->stop, __ATOMIC_RELAXED) &&
-	       (e = readdir(d))) {
-		struct stat sb;
+	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) ||
+		if (strata_grow(&at, &cap, n, sizeof(*at)))
+			break;
+		at[n++] = names.len;
+		if (strata_buf_put(&names, e->d_name, strlen(e->d_name) + 1)) {
+			n--;
+			break;
+		}
+	}
+	while (n-- > 0 && !__atomic_load_n(&p->stop, __ATOMIC_RELAXED)) {
+		const char *name = (const char *)names.ptr + at[n];
+		struct stat sb;
+		if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) ||
 		    !S_ISDIR(sb.st_mode) || depth >= PREWALK_DEPTH)
 			continue;
 		int sub =
-		    openat(dirfd(d), e->d_name,
+		    openat(dirfd(d), name,
 			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub >= 0)
 			walk_fd(p, sub, depth + 1);
 	}
+	strata_free(at);
+	strata_buf_release(&names);
 	closedir(d);
 }
 
