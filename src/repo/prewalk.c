@@ -12,7 +12,8 @@
 
 #include <dirent.h>
 
-#define PREWALK_DEPTH 64 /* directories open at once, at most */
+#define PREWALK_DEPTH 64	 /* directories open at once, at most */
+#define PREWALK_NAMES (1u << 20) /* entries of one directory kept, at most */
 
 struct strata_prewalk {
 	pthread_t th;
@@ -23,19 +24,20 @@ struct strata_prewalk {
 
 /* Stat the entries of directory dfd (closed here) last to first, and the
  * directories among them likewise: the ingest's walk goes first to last,
- * so on a tree both reach cold, each stats half of it. */
+ * so on a tree both reach cold, each stats half of it. Past PREWALK_NAMES
+ * entries the rest of a directory is left to the walk (memory stays
+ * bounded). */
 static void walk_fd(strata_prewalk *p, int dfd, int depth)
 {
 	DIR *d = fdopendir(dfd);
-	strata_buf names =
-	    STRATA_BUF_INIT; /* NUL-terminated, one after another */
+	strata_buf names = STRATA_BUF_INIT; /* NUL-terminated, back to back */
 	size_t *at = NULL, n = 0, cap = 0;
 	struct dirent *e;
 	if (!d) {
 		close(dfd);
 		return;
 	}
-	while ((e = readdir(d))) {
+	while (n < PREWALK_NAMES && (e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		if (strata_grow(&at, &cap, n, sizeof(*at)))
