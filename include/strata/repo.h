@@ -25,9 +25,14 @@ typedef struct strata_repo_config {
 	uint32_t chunk_min, chunk_avg,
 	    chunk_max;		     /* 0: 256 KiB / 1 MiB / 4 MiB */
 	uint32_t pack_size;	     /* 0: 32 MiB */
-	int zstd_level;		     /* 0: 3 */
+	int zstd_level;		     /* 0: STRATA_ZSTD_DEFAULT */
 	uint32_t kdf_t, kdf_mem_kib; /* 0: 3 passes, 64 MiB */
 } strata_repo_config;
+
+/* zstd levels a repository may use; negative ones are zstd's "fast" levels */
+#define STRATA_ZSTD_MIN -7
+#define STRATA_ZSTD_MAX 19
+#define STRATA_ZSTD_DEFAULT 1
 
 /* Create a repository at `path` (absent or an empty directory). */
 int strata_repo_init(const char *path, const strata_repo_config *cfg,

@@ -15,9 +15,12 @@ const char usage_init[] =
     "  --chunk-min/--chunk-avg/--chunk-max BYTES   chunking bounds\n"
     "                      (default 262144 / 1048576 / 4194304)\n"
     "  --kdf-memory MIB    Argon2id memory (default 64)\n"
+    "  --zstd-level N      compression level, -7 (fastest) .. 19 (smallest);\n"
+    "                      default 1\n"
     "  --json              print the result as JSON\n";
+_Static_assert(STRATA_ZSTD_DEFAULT == 1, "usage_init names the default");
 
-enum { O_ZONE = OPT_BASE, O_MIN, O_AVG, O_MAX, O_KDF, O_ALLOW };
+enum { O_ZONE = OPT_BASE, O_MIN, O_AVG, O_MAX, O_KDF, O_ALLOW, O_ZSTD };
 
 static int u32_arg(const char *s, uint32_t *out)
 {
@@ -25,6 +28,20 @@ static int u32_arg(const char *s, uint32_t *out)
 	if (strata_parse_u64(s, &v) || v > UINT32_MAX)
 		return cli_usage_error(usage_init, "'%s' is not a number", s);
 	*out = (uint32_t)v;
+	return 0;
+}
+
+static int zstd_arg(const char *s, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < STRATA_ZSTD_MIN ||
+	    v > STRATA_ZSTD_MAX || v == 0)
+		return cli_usage_error(
+		    usage_init, "--zstd-level takes %d..%d (not 0), not '%s'",
+		    STRATA_ZSTD_MIN, STRATA_ZSTD_MAX, s);
+	*out = (int)v;
 	return 0;
 }
 
@@ -37,6 +54,7 @@ int cmd_init(cli *c, int argc, char **argv)
 	    {"chunk-avg", required_argument, NULL, O_AVG},
 	    {"chunk-max", required_argument, NULL, O_MAX},
 	    {"kdf-memory", required_argument, NULL, O_KDF},
+	    {"zstd-level", required_argument, NULL, O_ZSTD},
 	    {NULL, 0, NULL, 0}};
 	strata_repo_config cfg;
 	int o, rc = 0;
@@ -66,6 +84,9 @@ int cmd_init(cli *c, int argc, char **argv)
 				    usage_init, "--kdf-memory takes 8..4096 "
 						"(MiB)");
 			cfg.kdf_mem_kib = mib * 1024;
+			break;
+		case O_ZSTD:
+			rc = zstd_arg(optarg, &cfg.zstd_level);
 			break;
 		default:
 			return cli_bad_option(usage_init, argv);

@@ -78,7 +78,7 @@ int strata_speed(const uint8_t *buf, size_t len, int threads,
 	memset(&r, 0, sizeof(r));
 	strata_random(r.keys.master, sizeof(r.keys.master));
 	strata_keys_derive(&r.keys);
-	r.zstd_level = 1;
+	r.zstd_level = STRATA_ZSTD_DEFAULT;
 	int rc = strata_chunker_init(&r.chunker, r.keys.gear_key, 256u << 10,
 				     1u << 20, 4u << 20);
 	if (!rc)

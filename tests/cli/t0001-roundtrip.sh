@@ -266,6 +266,25 @@ json_check "$OUT" "j['files'] == 1 and j['bytes'] == 12345679 and j['errors'] ==
     "restore of a file of 1,500 chunks"
 compare_trees "$WORK/edge" "$WORK/re/edge" "restore of a file of 1,500 chunks"
 
+# --- the zstd level is the repository's: fast levels store more, high levels less ---------
+# DICOM (uncompressed pixel data among it) restored byte-exact at either end of the range.
+fails init "$(new_repo zbad)" --zstd-level 0
+fails init "$(new_repo zbad2)" --zstd-level 20
+fails init "$(new_repo zbad3)" --zstd-level -8
+fails init "$(new_repo zbad4)" --zstd-level 3x
+for lvl in -7 19; do
+    ZREPO=$(new_repo "z$lvl")
+    ok init "$ZREPO" --zstd-level "$lvl"
+    if is_s3; then s3_cli s3 cp -q "s3://$(s3_path "$ZREPO")/config" "$WORK/zconfig"; else cp "$ZREPO/config" "$WORK/zconfig"; fi
+    grep -qx "zstd-level $lvl" "$WORK/zconfig" || die "config of a repository made with --zstd-level $lvl: $(cat "$WORK/zconfig")"
+    ok -q -R "$ZREPO" ingest "$TESTDATA/dicom" --dataset z --json
+    json_get "$OUT" 'j["bytes_stored"]' >"$WORK/stored$lvl"
+    ok -q -R "$ZREPO" restore z "$WORK/rz$lvl"
+    compare_trees "$TESTDATA/dicom" "$WORK/rz$lvl/dicom" "restore from a repository at zstd level $lvl"
+done
+[ "$(cat "$WORK/stored19")" -lt "$(cat "$WORK/stored-7")" ] ||
+    die "zstd level 19 stored $(cat "$WORK/stored19") bytes, level -7 $(cat "$WORK/stored-7"): the level is not applied"
+
 # --- restore --verify: every file read back and checked against the version ---------------
 ok -R "$BIGREPO" restore big "$WORK/rb3" --verify --json
 json_check "$OUT" "j['verified'] == 5 and j['files'] == 5 and j['errors'] == 0" "restore --verify checks every file"
