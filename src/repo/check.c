@@ -129,8 +129,13 @@ static int check_pack(const char *name, uint64_t size, void *payload)
 			problem(x, "%s", strata_error_msg());
 		} else {
 			x->rep->bytes_read += len;
-			strata_sha256(h, data, len);
-			if (memcmp(h, pid, 32))
+			/* named by its trailer; packs written before
+			 * 2026-11-26 by all their bytes (FORMAT.md 6) */
+			bool named = strata_pack_name_hash(h, data, len) &&
+				     !memcmp(h, pid, 32);
+			if (!named)
+				strata_sha256(h, data, len);
+			if (!named && memcmp(h, pid, 32))
 				problem(x,
 					"pack '%s' does not match its name "
 					"(its bytes changed)",

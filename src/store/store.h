@@ -126,7 +126,10 @@ int strata_pack_add(strata_pack_writer *w, const uint8_t id[32], uint8_t type,
 int strata_pack_seal(strata_pack_writer *w, strata_codec *c,
 		     const uint8_t id[32], uint8_t type, const uint8_t *p,
 		     size_t n, int mode);
-/* Append the encrypted trailer; the pack id is SHA-256 of the result. */
+/* The name of pack p[0..n): SHA-256 of its trailer (sealed table, its
+ * length and the magic). False if p does not end in a trailer. */
+bool strata_pack_name_hash(uint8_t out[32], const uint8_t *p, size_t n);
+/* Append the encrypted trailer and name the pack (strata_pack_name_hash). */
 int strata_pack_finish(strata_pack_writer *w, strata_codec *c,
 		       uint8_t pack_id[32]);
 void strata_pack_writer_reset(strata_pack_writer *w);

@@ -104,8 +104,35 @@ static void test_pack_roundtrip(void **state)
 	size_t blobs_end = w.data.len;
 	assert_int_equal(strata_pack_finish(&w, f->c, id), 0);
 	assert_true(w.data.len > blobs_end + STRATA_PACK_FOOTER);
-	strata_sha256(sha, w.data.ptr, w.data.len);
+	/* named by its trailer: sealed table, its length, the magic */
+	strata_sha256(sha, w.data.ptr + blobs_end, w.data.len - blobs_end);
 	assert_memory_equal(id, sha, 32);
+	uint8_t again[32];
+	strata_buf plain0 = STRATA_BUF_INIT;
+	assert_true(strata_pack_name_hash(again, w.data.ptr, w.data.len));
+	assert_memory_equal(again, id, 32);
+	/* a changed trailer byte changes the name; a changed blob byte
+	 * does not, and fails the blob's own tag instead */
+	w.data.ptr[w.data.len - 13] ^= 1;
+	assert_true(strata_pack_name_hash(again, w.data.ptr, w.data.len));
+	assert_memory_not_equal(again, id, 32);
+	w.data.ptr[w.data.len - 13] ^= 1;
+	w.data.ptr[want[0].offset + 20] ^= 1;
+	assert_true(strata_pack_name_hash(again, w.data.ptr, w.data.len));
+	assert_memory_equal(again, id, 32);
+	assert_int_not_equal(strata_codec_open(f->c, &plain0,
+					       w.data.ptr + want[0].offset,
+					       want[0].length, want[0].raw_len),
+			     0);
+	w.data.ptr[want[0].offset + 20] ^= 1;
+	/* not a pack's end: no name */
+	assert_false(strata_pack_name_hash(again, w.data.ptr, 11));
+	assert_false(strata_pack_name_hash(again, w.data.ptr, w.data.len - 1));
+	strata_le32(w.data.ptr + w.data.len - 12, (uint32_t)w.data.len);
+	assert_false(strata_pack_name_hash(again, w.data.ptr, w.data.len));
+	strata_le32(w.data.ptr + w.data.len - 12,
+		    (uint32_t)(w.data.len - blobs_end - STRATA_PACK_FOOTER));
+	strata_buf_release(&plain0);
 	assert_memory_equal(w.data.ptr + w.data.len - 8, STRATA_PACK_MAGIC, 8);
 	assert_int_equal(strata_get_le32(w.data.ptr + w.data.len - 12),
 			 w.data.len - blobs_end - STRATA_PACK_FOOTER);
