@@ -101,3 +101,17 @@ void strata_advise_huge(void *p, size_t n)
 	(void)n;
 #endif
 }
+
+int strata_buf_alloc_huge(strata_buf *b, size_t n, size_t huge)
+{
+	void *p = NULL;
+	if (should_fail() || posix_memalign(&p, HUGE_PAGE, n ? n : 1))
+		return strata_error_set(STRATA_ENOMEM,
+					"out of memory (%zu bytes)", n);
+	strata_advise_huge(p, huge < n ? huge : n);
+	strata_free(b->ptr);
+	b->ptr = p;
+	b->cap = n;
+	b->len = 0;
+	return 0;
+}

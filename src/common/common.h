@@ -65,6 +65,10 @@ typedef struct strata_buf {
 	size_t cap;   /* allocated */
 	size_t limit; /* hard cap on len; 0 = STRATA_BUF_DEFAULT_LIMIT */
 } strata_buf;
+/* Make b an empty buffer of capacity n, 2 MiB-aligned, its first `huge`
+ * bytes advised huge: a pack buffer, which O_DIRECT can then write
+ * without a bounce copy. */
+int strata_buf_alloc_huge(strata_buf *b, size_t n, size_t huge);
 
 #define STRATA_BUF_DEFAULT_LIMIT ((size_t)1 << 30)
 #define STRATA_BUF_INIT                                                        \

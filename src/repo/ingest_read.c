@@ -471,14 +471,14 @@ static int worker_init(worker *w, ingest *g)
 	w->bufsize = (size_t)r->chunk_max * 2;
 	w->pack.data.limit =
 	    (size_t)r->pack_size + STRATA_BLOB_MAX + (1u << 20);
-	/* reserve once: doubling past pack_size would waste half the RSS */
-	if ((rc = strata_buf_reserve(&w->pack.data, (size_t)r->pack_size +
-							r->chunk_max + 65536)))
+	/* once: doubling past pack_size would waste half the RSS; huge pages
+	 * up to pack_size, the rest is touched only by a pack's last blob */
+	if ((rc = strata_buf_alloc_huge(
+		 &w->pack.data, (size_t)r->pack_size + r->chunk_max + 65536 + 1,
+		 r->pack_size)))
 		return rc;
 	if (!(w->buf = strata_malloc(w->bufsize)))
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
-	/* up to pack_size: the rest is touched only by a pack's last blob */
-	strata_advise_huge(w->pack.data.ptr, r->pack_size);
 	if ((rc = strata_attrs_new(&w->attrs)) ||
 	    (rc = strata_codec_new(&w->codec, &r->keys, r->zstd_level)) ||
 	    (rc = strata_hmac_new(&w->hmac, r->keys.id_key, 32)) ||

@@ -139,11 +139,9 @@ int repo__uploader_submit(repo_uploader *u, strata_pack_writer *w,
 	pthread_mutex_unlock(&u->lock);
 	/* the same capacity again, so the next pack does not grow by doubling
 	 * (pages are only touched as they fill) */
-	if (!w->data.ptr) {
-		if ((rc = strata_buf_reserve(&w->data, cap ? cap - 1 : 0)))
-			return rc;
-		strata_advise_huge(w->data.ptr, u->r->pack_size);
-	}
+	if (!w->data.ptr && cap &&
+	    (rc = strata_buf_alloc_huge(&w->data, cap, u->r->pack_size)))
+		return rc;
 	return 0;
 }
 

@@ -120,19 +120,24 @@ static int write_direct(const char *tmp, const void *p, size_t len)
 {
 	size_t bulk = len & ~(size_t)(DIRECT_ALIGN - 1);
 	void *al = NULL;
+	/* a pack buffer is aligned (strata_buf_alloc_huge): written as is */
+	bool aligned = !((uintptr_t)p & (DIRECT_ALIGN - 1));
 	int fd = open(tmp, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	if (fd < 0)
 		return 1;
-	if (posix_memalign(&al, DIRECT_ALIGN, BOUNCE)) {
+	if (!aligned && posix_memalign(&al, DIRECT_ALIGN, BOUNCE)) {
 		close(fd);
 		return 1;
 	}
 	int rc = 0, e = 0;
-	/* through a small aligned bounce buffer: no second copy of the pack */
-	for (size_t done = 0; !rc && done < bulk; done += BOUNCE) {
-		size_t n = bulk - done < BOUNCE ? bulk - done : BOUNCE;
-		memcpy(al, (const uint8_t *)p + done, n);
-		rc = strata_write_all(fd, al, n);
+	/* else through a small aligned bounce buffer, not a copy of it all */
+	size_t step = BOUNCE;
+	for (size_t done = 0; !rc && done < bulk; done += step) {
+		size_t n = bulk - done < step ? bulk - done : step;
+		const uint8_t *from = (const uint8_t *)p + done;
+		if (!aligned)
+			from = memcpy(al, from, n);
+		rc = strata_write_all(fd, from, n);
 		e = errno;
 		if (rc && done == 0 && e == EINVAL) {
 			free(al);
