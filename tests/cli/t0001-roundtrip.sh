@@ -275,7 +275,7 @@ fails init "$(new_repo zbad4)" --zstd-level 3x
 for lvl in -7 19; do
     ZREPO=$(new_repo "z$lvl")
     ok init "$ZREPO" --zstd-level "$lvl"
-    if is_s3; then s3_cli s3 cp -q "s3://$(s3_path "$ZREPO")/config" "$WORK/zconfig"; else cp "$ZREPO/config" "$WORK/zconfig"; fi
+    if is_s3; then s3_cli s3 cp --quiet "s3://$(s3_path "$ZREPO")/config" "$WORK/zconfig"; else cp "$ZREPO/config" "$WORK/zconfig"; fi
     grep -qx "zstd-level $lvl" "$WORK/zconfig" || die "config of a repository made with --zstd-level $lvl: $(cat "$WORK/zconfig")"
     ok -q -R "$ZREPO" ingest "$TESTDATA/dicom" --dataset z --json
     json_get "$OUT" 'j["bytes_stored"]' >"$WORK/stored$lvl"
