@@ -83,7 +83,7 @@ static int check_pack(const char *name, uint64_t size, void *payload)
 	check_ctx *x = payload;
 	strata_pack_entry *e = NULL;
 	size_t n = 0;
-	uint8_t pid[32], h[32];
+	uint8_t pid[32];
 	const char *hex = strrchr(name, '/');
 	x->rep->packs++;
 	if (strata_progress_due(&x->pr))
@@ -129,13 +129,7 @@ static int check_pack(const char *name, uint64_t size, void *payload)
 			problem(x, "%s", strata_error_msg());
 		} else {
 			x->rep->bytes_read += len;
-			/* named by its trailer; packs written before
-			 * 2026-11-26 by all their bytes (FORMAT.md 6) */
-			bool named = strata_pack_name_hash(h, data, len) &&
-				     !memcmp(h, pid, 32);
-			if (!named)
-				strata_sha256(h, data, len);
-			if (!named && memcmp(h, pid, 32))
+			if (!strata_pack_name_matches(pid, data, len))
 				problem(x,
 					"pack '%s' does not match its name "
 					"(its bytes changed)",

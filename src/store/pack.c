@@ -65,6 +65,16 @@ bool strata_pack_name_hash(uint8_t out[32], const uint8_t *p, size_t n)
 	return true;
 }
 
+bool strata_pack_name_matches(const uint8_t id[32], const uint8_t *p, size_t n)
+{
+	uint8_t h[32];
+	if (strata_pack_name_hash(h, p, n) && !memcmp(h, id, 32))
+		return true;
+	/* packs written before 2026-11-26 are named by all their bytes */
+	strata_sha256(h, p, n);
+	return !memcmp(h, id, 32);
+}
+
 int strata_pack_finish(strata_pack_writer *w, strata_codec *c,
 		       uint8_t pack_id[32])
 {

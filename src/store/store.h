@@ -129,6 +129,9 @@ int strata_pack_seal(strata_pack_writer *w, strata_codec *c,
 /* The name of pack p[0..n): SHA-256 of its trailer (sealed table, its
  * length and the magic). False if p does not end in a trailer. */
 bool strata_pack_name_hash(uint8_t out[32], const uint8_t *p, size_t n);
+/* Whether pack p[0..n) is the one named `id`: by its trailer, or, for a
+ * pack written before 2026-11-26, by all its bytes (FORMAT.md section 6). */
+bool strata_pack_name_matches(const uint8_t id[32], const uint8_t *p, size_t n);
 /* Append the encrypted trailer and name the pack (strata_pack_name_hash). */
 int strata_pack_finish(strata_pack_writer *w, strata_codec *c,
 		       uint8_t pack_id[32]);

@@ -117,6 +117,17 @@ static void test_pack_roundtrip(void **state)
 	assert_true(strata_pack_name_hash(again, w.data.ptr, w.data.len));
 	assert_memory_not_equal(again, id, 32);
 	w.data.ptr[w.data.len - 13] ^= 1;
+	/* what check accepts: the trailer's hash, or all the bytes' (a pack
+	 * written before 2026-11-26); nothing else */
+	assert_true(strata_pack_name_matches(id, w.data.ptr, w.data.len));
+	uint8_t old_id[32];
+	strata_sha256(old_id, w.data.ptr, w.data.len);
+	assert_true(strata_pack_name_matches(old_id, w.data.ptr, w.data.len));
+	w.data.ptr[blobs_end - 1] ^= 1;
+	assert_false(strata_pack_name_matches(old_id, w.data.ptr, w.data.len));
+	w.data.ptr[blobs_end - 1] ^= 1;
+	old_id[0] ^= 1;
+	assert_false(strata_pack_name_matches(old_id, w.data.ptr, w.data.len));
 	w.data.ptr[want[0].offset + 20] ^= 1;
 	assert_true(strata_pack_name_hash(again, w.data.ptr, w.data.len));
 	assert_memory_equal(again, id, 32);
