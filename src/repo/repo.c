@@ -300,6 +300,7 @@ int strata_repo_open(strata_repo **out, const char *path,
 	uint8_t *cfg = NULL;
 	size_t cfglen;
 	int rc;
+	double t0 = strata_mono();
 	strata_repo *r = strata_calloc(1, sizeof(*r));
 	if (!r)
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
@@ -326,6 +327,7 @@ int strata_repo_open(strata_repo **out, const char *path,
 	strata_free(text);
 	if (rc || (rc = unlock(r, auth)))
 		goto fail;
+	strata_trace("unlock", t0);
 	if ((rc = strata_chunker_init(&r->chunker, r->keys.gear_key,
 				      r->chunk_min, r->chunk_avg,
 				      r->chunk_max)) ||
@@ -334,6 +336,7 @@ int strata_repo_open(strata_repo **out, const char *path,
 		goto fail;
 	if ((rc = r->be->ops->list(r->be, "index/", load_index_obj, r)))
 		goto fail;
+	strata_trace("indexes", t0);
 	if ((rc = open_catalog(r)))
 		goto fail;
 	if ((rc = strata_catalog_begin(r->cat)))
@@ -344,8 +347,10 @@ int strata_repo_open(strata_repo **out, const char *path,
 	}
 	if ((rc = strata_catalog_commit(r->cat)))
 		goto fail;
+	strata_trace("catalog", t0);
 	if ((rc = repo__gov_load(r)))
 		goto fail;
+	strata_trace("opened", t0);
 	*out = r;
 	return 0;
 fail:
