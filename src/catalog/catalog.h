@@ -113,6 +113,15 @@ int strata_catalog_stage_done(strata_catalog *c);
 int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
 				const char *layer, const char *klass,
 				const uint8_t prev_snap[32]);
+/* Inside the version's transaction: the rows of snapshot prev_snap, all
+ * of them, become rows of snapshot snap_row (a version whose every file
+ * was carried unchanged: nothing to stage). `files` and `bytes` are what
+ * the store says that version holds; a catalog whose rows disagree is
+ * refused (STRATA_ECORRUPT). All or nothing. */
+int strata_catalog_copy_rows(strata_catalog *c, int64_t snap_row,
+			     const char *layer, const char *klass,
+			     const uint8_t prev_snap[32], uint64_t files,
+			     uint64_t bytes);
 /* Drops the staged rows, committed or not. */
 void strata_catalog_stage_end(strata_catalog *c);
 /* Lineage: `child` (a snapshot row) was made from snapshot object

@@ -369,6 +369,71 @@ int strata_catalog_stage_commit(strata_catalog *c, int64_t snap_row,
 	return rc;
 }
 
+static int copy_rows(strata_catalog *c, int64_t snap_row, const char *layer,
+		     const char *klass, const uint8_t prev_snap[32],
+		     uint64_t files, uint64_t bytes)
+{
+	sqlite3_stmt *st;
+	int64_t prev = 0, n = -1, sum = -1;
+	int rc;
+	if ((rc = prepare(c, "SELECT id FROM snapshots WHERE object_id = ?",
+			  &st)))
+		return rc;
+	sqlite3_bind_blob(st, 1, prev_snap, 32, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		prev = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	/* as a carried file's row in bulk_add: its earlier self's values
+	 * and attributes (meta, grp), in the earlier order */
+	if (prev &&
+	    (rc = run_bulk(c,
+			   "INSERT INTO files(snapshot_id, path_mac, path_enc, "
+			   "size, sha256_enc, layer, class, meta, grp) SELECT "
+			   "?2, path_mac, path_enc, size, sha256_enc, ?3, ?4, "
+			   "meta, grp FROM files WHERE snapshot_id = ?5 "
+			   "ORDER BY rowid",
+			   0, snap_row, layer, klass, prev)))
+		return rc;
+	/* checked on the new rows, while they are in the cache */
+	if (prev && !(rc = prepare(c,
+				   "SELECT count(*), coalesce(sum(size), 0) "
+				   "FROM files WHERE snapshot_id = ?",
+				   &st))) {
+		sqlite3_bind_int64(st, 1, snap_row);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			n = sqlite3_column_int64(st, 0);
+			sum = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
+	if (rc)
+		return rc;
+	if (!prev || n != (int64_t)files || sum != (int64_t)bytes)
+		return strata_error_set(
+		    STRATA_ECORRUPT,
+		    "the catalog does not match the store (the previous "
+		    "version has %lld rows of %lld bytes, the store %llu "
+		    "files of %llu bytes)",
+		    (long long)n, (long long)sum, (unsigned long long)files,
+		    (unsigned long long)bytes);
+	return 0;
+}
+
+int strata_catalog_copy_rows(strata_catalog *c, int64_t snap_row,
+			     const char *layer, const char *klass,
+			     const uint8_t prev_snap[32], uint64_t files,
+			     uint64_t bytes)
+{
+	int rc;
+	if ((rc = catalog__exec(c, "SAVEPOINT copy_rows")))
+		return rc;
+	rc = copy_rows(c, snap_row, layer, klass, prev_snap, files, bytes);
+	if (rc)
+		sqlite3_exec(c->db, "ROLLBACK TO copy_rows", NULL, NULL, NULL);
+	sqlite3_exec(c->db, "RELEASE copy_rows", NULL, NULL, NULL);
+	return rc;
+}
+
 void strata_catalog_stage_end(strata_catalog *c)
 {
 	struct catalog_stage *s = c->stage;

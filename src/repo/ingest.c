@@ -97,6 +97,25 @@ static int collect_jobs(ingest *g, inode *d)
 	return rc;
 }
 
+/* Whether every file below d was carried unchanged from the previous
+ * version (nothing failed, nothing kept by --update), counting them. */
+static bool all_carried(const inode *d, uint64_t *files, uint64_t *bytes)
+{
+	for (size_t i = 0; i < d->nkids; i++) {
+		const inode *k = &d->kids[i];
+		if (k->failed || k->src || k->kept)
+			return false;
+		if (k->n.type == STRATA_NODE_DIR &&
+		    !all_carried(k, files, bytes))
+			return false;
+		if (k->n.type == STRATA_NODE_FILE) {
+			(*files)++;
+			*bytes += k->n.size;
+		}
+	}
+	return true;
+}
+
 /* Fill `k` (already named) from the file system object at `path`. */
 static int visit(ingest *g, inode *k, const char *path, const struct stat *sb,
 		 const strata_node *prev)
@@ -496,6 +515,8 @@ static int commit(ingest *g, const uint8_t root[32], const repo_metaw *mw)
 	cs.files = s.files;
 	cs.bytes = s.bytes;
 	cs.parent_version = latest;
+	/* the version read is still the latest: its rows can be copied */
+	bool copy = g->carry_all && latest && !memcmp(prev, g->prev_id, 32);
 	import_ctx x = {r,
 			0,
 			s.layer,
@@ -504,12 +525,16 @@ static int commit(ingest *g, const uint8_t root[32], const repo_metaw *mw)
 			&g->spool,
 			&g->subjects,
 			latest ? prev : NULL,
-			g->staged,
+			g->staged || copy,
 			false};
 	if (!(rc = strata_catalog_add_snapshot(r->cat, &cs, &x.row)) &&
-	    !(rc = add_rows(&x, &g->root)) && g->staged &&
-	    (rc = strata_catalog_stage_commit(r->cat, x.row, s.layer, s.klass,
-					      latest ? prev : NULL))) {
+	    !(rc = add_rows(&x, &g->root)) && x.staged &&
+	    (rc = copy ? strata_catalog_copy_rows(r->cat, x.row, s.layer,
+						  s.klass, prev, g->carry_files,
+						  g->carry_bytes)
+		       : strata_catalog_stage_commit(r->cat, x.row, s.layer,
+						     s.klass,
+						     latest ? prev : NULL))) {
 		/* none was added: the files' rows one by one, as unstaged */
 		ingest__warn(
 		    g, WARN_NOTE,
@@ -588,6 +613,8 @@ static int load_previous(ingest *g, strata_tree *prev)
 		return 0;
 	if (rc || (rc = repo__load_snapshot(g->r, id, &s)))
 		return rc;
+	memcpy(g->prev_id, id, 32);
+	g->prev_files = s.files;
 	rc = repo__load_tree(g->r, s.root, prev);
 	strata_snapshot_release(&s);
 	return rc;
@@ -869,6 +896,10 @@ static int run(strata_repo *r, const char *const *paths, size_t n,
 	if ((rc = source ? add_virtual(&g) : add_roots(&g, paths, n, &prev)) ||
 	    (rc = collect_jobs(&g, &g.root)))
 		goto out;
+	/* an unchanged version needs no rows staged: they are copied */
+	g.carry_all = !source && !o->update && !g.njobs && prev.n &&
+		      all_carried(&g.root, &g.carry_files, &g.carry_bytes) &&
+		      g.carry_files && g.carry_files == g.prev_files;
 	strata_trace("walk", t0);
 	if ((rc = ingest__run_workers(&g)))
 		goto out;

@@ -54,6 +54,12 @@ typedef struct ingest {
 	double t0;		   /* for STRATA_TRACE */
 	bool no_extract; /* STRATA_NO_EXTRACT: for measuring what it costs */
 	bool staged; /* rows of files read now: staged while they are read */
+	/* every file of the previous version (prev_id) carried unchanged,
+	 * none added: its catalog rows are copied whole (copy_rows) */
+	bool carry_all;
+	uint64_t carry_files, carry_bytes;
+	uint8_t prev_id[32]; /* the previous version, and its files */
+	uint64_t prev_files;
 	uint8_t (*sources)[32];
 	dev_t repo_dev; /* the repository's own directory is never ingested */
 	ino_t repo_ino;

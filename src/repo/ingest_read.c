@@ -637,7 +637,7 @@ int ingest__run_workers(ingest *g)
 	/* Files read from disk have their catalog rows staged meanwhile;
 	 * without staging (or a thread for it) commit adds them itself. */
 	pthread_t stager;
-	g->staged = !g->source && !getenv("STRATA_NO_STAGE") &&
+	g->staged = !g->source && !g->carry_all && !getenv("STRATA_NO_STAGE") &&
 		    !strata_catalog_stage_begin(g->r->cat);
 	if (g->staged && pthread_create(&stager, NULL, stage_rows, g)) {
 		strata_catalog_stage_end(g->r->cat);

@@ -106,6 +106,36 @@ json_check "$OUT" "len(j) == $want_mr and all(h['version'] == 3 for h in j)" \
 ok -R "$REPO" find 'genome.build ~ "*"' --dataset raw-study --json
 json_check "$OUT" 'len(j) >= 1 and all(h["version"] == 3 for h in j)' "genomics metadata in v3"
 
+# an unchanged re-ingest of the whole version copies its catalog rows (nothing is
+# staged): the same files, with the same metadata, under the new version
+nsrc=$(find "$WORK/src" -type f | wc -l)
+ok -q -R "$REPO" ingest "$WORK/src" --dataset copied
+ok -R "$REPO" show 'copied@v1:src/imaging/CT_small.dcm' --json
+json_get "$OUT" 'json.dumps(j["metadata"], sort_keys=True)' >"$WORK/copied-v1.meta"
+ok -q -R "$REPO" ingest "$WORK/src" --dataset copied --json
+json_check "$OUT" "j['version'] == 2 and j['files_unchanged'] == $nsrc" "copied@v2 is unchanged"
+assert_file_lacks "$ERR" "catalog|one by one" "an unchanged re-ingest copies the rows without a warning"
+ok -R "$REPO" show 'copied@v2:src/imaging/CT_small.dcm' --json
+json_get "$OUT" 'json.dumps(j["metadata"], sort_keys=True)' >"$WORK/copied-v2.meta"
+cmp -s "$WORK/copied-v1.meta" "$WORK/copied-v2.meta" || die "copied@v2 lost the metadata of v1"
+ok -R "$REPO" find 'dicom.Modality = MR' --dataset copied --json
+json_check "$OUT" "len(j) == $want_mr and all(h['version'] == 2 for h in j)" "find in copied@v2"
+ok -R "$REPO" find 'size >= 0' --dataset copied --json
+json_check "$OUT" "len(j) == $nsrc and all(h['version'] == 2 for h in j)" "every file of copied@v2"
+# ... but not from a catalog that lost a row of the version: checked against the
+# store, refused, and the rows added one by one
+python3 - "$(state_dir)/catalog.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("DELETE FROM files WHERE rowid = (SELECT max(rowid) FROM files)")
+db.commit()
+PY
+run_st -q -R "$REPO" ingest "$WORK/src" --dataset copied --json
+[ "$RC" = 0 ] || { show_last ingest; die "unchanged re-ingest over a catalog missing a row: exit $RC"; }
+assert_err_contains "catalog does not match the store" "the refused copy is reported"
+ok -R "$REPO" find 'size >= 0' --dataset copied --json
+json_check "$OUT" "len(j) == $nsrc and all(h['version'] == 3 for h in j)" "every file of copied@v3, added one by one"
+
 # metadata spooled in memory (the default) or in the spool's file
 # (STRATA_SPOOL_MEM=0): the same catalog rows either way
 # ... and with the rows staged while files are read (the default) or
