@@ -280,6 +280,20 @@ static int carried_mismatch(strata_catalog *c, int64_t prev)
 	return 0;
 }
 
+/* The row of snapshot object `id` in *row, or 0 if it has none. */
+static int snapshot_row(strata_catalog *c, const uint8_t id[32], int64_t *row)
+{
+	sqlite3_stmt *st;
+	int rc =
+	    prepare(c, "SELECT id FROM snapshots WHERE object_id = ?", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
+	*row = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return 0;
+}
+
 static int bulk_add(strata_catalog *c, int64_t snap_row, const char *layer,
 		    const char *klass, const uint8_t prev_snap[32])
 {
@@ -287,18 +301,9 @@ static int bulk_add(strata_catalog *c, int64_t snap_row, const char *layer,
 	/* groups new to the catalog get ids above g0, and their rows */
 	int64_t g0 = max_of(c, "SELECT coalesce(max(id), 0) FROM groups");
 	int64_t base = max_of(c, "SELECT coalesce(max(rowid), 0) FROM files");
-	int64_t prev = 0;
-	if (prev_snap) { /* its row, where carried files find theirs */
-		sqlite3_stmt *st;
-		if ((rc = prepare(
-			 c, "SELECT id FROM snapshots WHERE object_id = ?",
-			 &st)))
-			return rc;
-		sqlite3_bind_blob(st, 1, prev_snap, 32, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			prev = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
+	int64_t prev = 0; /* its row, where carried files find theirs */
+	if (prev_snap && (rc = snapshot_row(c, prev_snap, &prev)))
+		return rc;
 	if (g0 < 0 || base < 0)
 		return catalog__db_err(c, "adding the staged catalog rows");
 	if (prev && (rc = carried_mismatch(c, prev)))
@@ -375,14 +380,9 @@ static int copy_rows(strata_catalog *c, int64_t snap_row, const char *layer,
 {
 	sqlite3_stmt *st;
 	int64_t prev = 0, n = -1, sum = -1;
-	int rc;
-	if ((rc = prepare(c, "SELECT id FROM snapshots WHERE object_id = ?",
-			  &st)))
+	int rc = snapshot_row(c, prev_snap, &prev);
+	if (rc)
 		return rc;
-	sqlite3_bind_blob(st, 1, prev_snap, 32, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		prev = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
 	/* as a carried file's row in bulk_add: its earlier self's values
 	 * and attributes (meta, grp), in the earlier order */
 	if (prev &&
