@@ -408,12 +408,17 @@ static int copy_rows(strata_catalog *c, int64_t snap_row, const char *layer,
 	}
 	if (rc)
 		return rc;
-	if (!prev || n != (int64_t)files || sum != (int64_t)bytes)
+	if (!prev)
+		return strata_error_set(STRATA_ECORRUPT,
+					"the catalog has no row for the "
+					"previous version");
+	if (n != (int64_t)files || sum != (int64_t)bytes)
 		return strata_error_set(
 		    STRATA_ECORRUPT,
 		    "the catalog does not match the store (the previous "
 		    "version has %lld rows of %lld bytes, the store %llu "
-		    "files of %llu bytes)",
+		    "files of %llu bytes); move local/catalog.db aside to "
+		    "rebuild it",
 		    (long long)n, (long long)sum, (unsigned long long)files,
 		    (unsigned long long)bytes);
 	return 0;

@@ -123,7 +123,8 @@ int strata_repo_init(const char *path, const strata_repo_config *cfg,
 	r.zstd_level = cfg->zstd_level ? cfg->zstd_level : STRATA_ZSTD_DEFAULT;
 	if (r.zstd_level < STRATA_ZSTD_MIN || r.zstd_level > STRATA_ZSTD_MAX)
 		return strata_error_set(
-		    STRATA_EINVAL, "zstd level %d is not in %d..%d",
+		    STRATA_EINVAL,
+		    "zstd level %d is not supported: choose one in %d..%d",
 		    r.zstd_level, STRATA_ZSTD_MIN, STRATA_ZSTD_MAX);
 	r.zone = (char *)(cfg->zone ? cfg->zone : "onprem");
 	strata_random(rid, sizeof(rid));

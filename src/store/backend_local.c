@@ -131,9 +131,8 @@ static int write_direct(const char *tmp, const void *p, size_t len)
 	}
 	int rc = 0, e = 0;
 	/* else through a small aligned bounce buffer, not a copy of it all */
-	size_t step = BOUNCE;
-	for (size_t done = 0; !rc && done < bulk; done += step) {
-		size_t n = bulk - done < step ? bulk - done : step;
+	for (size_t done = 0; !rc && done < bulk; done += BOUNCE) {
+		size_t n = bulk - done < BOUNCE ? bulk - done : BOUNCE;
 		const uint8_t *from = (const uint8_t *)p + done;
 		if (!aligned)
 			from = memcpy(al, from, n);
