@@ -137,6 +137,18 @@ void strata_sha256_update(strata_sha256_ctx *c, const void *p, size_t n);
 void strata_sha256_final(strata_sha256_ctx *c, uint8_t out[32]);
 void strata_sha256_free(strata_sha256_ctx *c);
 
+/* The SHA-256 of a whole input and of pieces of it, in one pass where the
+ * CPU has SHA-NI (sha256_pair.c). add() adds p[0, n) to the whole and,
+ * given chunk, puts p[0, n)'s own hash there; final() resets for the next
+ * input. STRATA_NO_SHA_PAIR: OpenSSL's hash, twice. */
+typedef struct strata_sha256_pair strata_sha256_pair;
+int strata_sha256_pair_new(strata_sha256_pair **out);
+void strata_sha256_pair_add(strata_sha256_pair *x, const void *p, size_t n,
+			    uint8_t chunk[32]);
+void strata_sha256_pair_final(strata_sha256_pair *x, uint8_t whole[32]);
+void strata_sha256_pair_free(strata_sha256_pair *x);
+bool strata_sha256_pair_interleaved(const strata_sha256_pair *x);
+
 /* HMAC-SHA-256 with precomputed pads; one per thread (not thread-safe). */
 typedef struct strata_hmac strata_hmac;
 int strata_hmac_new(strata_hmac **out, const uint8_t *key, size_t keylen);

@@ -21,7 +21,7 @@ typedef struct worker {
 	ingest *g;
 	strata_codec *codec;
 	strata_hmac *hmac;
-	strata_sha256_ctx *sha;
+	strata_sha256_pair *sha; /* the file's, and its chunks' */
 	strata_pack_writer pack;
 	uint8_t *buf;
 	size_t bufsize;
@@ -307,7 +307,8 @@ static int do_file(worker *w, inode *f, bool *src_err)
 						r->chunk_min);
 			}
 			if (kc) {
-				strata_sha256_update(w->sha, buf + off, len);
+				strata_sha256_pair_add(w->sha, buf + off, len,
+						       NULL);
 			} else if (off == 0 && len == have && eof &&
 				   total == have) {
 				/* the whole file is one chunk: one hash */
@@ -315,8 +316,8 @@ static int do_file(worker *w, inode *f, bool *src_err)
 				memcpy(whole, csha, 32);
 				single = true;
 			} else {
-				strata_sha256_update(w->sha, buf + off, len);
-				strata_sha256(csha, buf + off, len);
+				strata_sha256_pair_add(w->sha, buf + off, len,
+						       csha);
 			}
 			*src_err = false;
 			if (kc)
@@ -356,7 +357,7 @@ static int do_file(worker *w, inode *f, bool *src_err)
 	} else {
 		fill_stat(&f->n, &st0);
 	}
-	strata_sha256_final(w->sha, f->n.sha256); /* also resets it */
+	strata_sha256_pair_final(w->sha, f->n.sha256); /* also resets it */
 	if (single)
 		memcpy(f->n.sha256, whole, 32);
 	strata_free(f->n.chunks);
@@ -373,7 +374,8 @@ static int do_file(worker *w, inode *f, bool *src_err)
 out:
 	if (rc) {
 		uint8_t junk[32];
-		strata_sha256_final(w->sha, junk); /* reset for the next file */
+		/* reset for the next file */
+		strata_sha256_pair_final(w->sha, junk);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -482,7 +484,7 @@ static int worker_init(worker *w, ingest *g)
 	if ((rc = strata_attrs_new(&w->attrs)) ||
 	    (rc = strata_codec_new(&w->codec, &r->keys, r->zstd_level)) ||
 	    (rc = strata_hmac_new(&w->hmac, r->keys.id_key, 32)) ||
-	    (rc = strata_sha256_new(&w->sha)))
+	    (rc = strata_sha256_pair_new(&w->sha)))
 		return rc;
 	return 0;
 }
@@ -491,7 +493,7 @@ static void worker_release(worker *w)
 {
 	strata_codec_free(w->codec);
 	strata_hmac_free(w->hmac);
-	strata_sha256_free(w->sha);
+	strata_sha256_pair_free(w->sha);
 	strata_pack_writer_release(&w->pack);
 	strata_free(w->buf);
 	strata_free(w->ids);

@@ -26,6 +26,84 @@ static void test_sha256_vectors(void **state)
 		      "27ae41e4649b934ca495991b7852b855");
 }
 
+/* The file-and-chunk pair: known answers, then both hashes against
+ * OpenSSL's over chunkings that cross every block and padding edge,
+ * with the interleaved path and without it. */
+static void pair_vector(strata_sha256_pair *x, const char *msg, const char *hex)
+{
+	uint8_t want[32], whole[32], chunk[32];
+	unit_unhex(want, 32, hex);
+	strata_sha256_pair_add(x, msg, strlen(msg), chunk);
+	strata_sha256_pair_final(x, whole);
+	assert_memory_equal(chunk, want, 32);
+	assert_memory_equal(whole, want, 32);
+}
+
+static bool cpu_has_sha_ni(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[8192];
+	bool yes = false;
+	while (f && !yes && fgets(line, sizeof(line), f))
+		yes = !strncmp(line, "flags", 5) && strstr(line, " sha_ni");
+	if (f)
+		fclose(f);
+	return yes;
+}
+
+static void pair_rounds(bool interleaved)
+{
+	static uint8_t data[300000];
+	strata_sha256_pair *x;
+	uint32_t seed = 12345;
+	unit_fill(data, sizeof(data), 9);
+	if (!interleaved)
+		setenv("STRATA_NO_SHA_PAIR", "1", 1);
+	assert_int_equal(strata_sha256_pair_new(&x), 0);
+	unsetenv("STRATA_NO_SHA_PAIR");
+	assert_int_equal(strata_sha256_pair_interleaved(x),
+			 interleaved && cpu_has_sha_ni());
+	pair_vector(x, "abc",
+		    "ba7816bf8f01cfea414140de5dae2223"
+		    "b00361a396177a9cb410ff61f20015ad");
+	pair_vector(x, "",
+		    "e3b0c44298fc1c149afbf4c8996fb924"
+		    "27ae41e4649b934ca495991b7852b855");
+	for (int t = 0; t < 800; t++) {
+		seed = seed * 1103515245u + 12345u;
+		size_t total = t < 600 ? (size_t)t : (seed >> 8) % 150000;
+		size_t start = (seed >> 3) % 64, off = 0, max;
+		uint8_t whole[32], want[32], chunk[32];
+		/* pieces of a few bytes, around a block, or large */
+		max = t % 3 == 0 ? 9 : t % 3 == 1 ? 130 : 70000;
+		while (off < total) {
+			seed = seed * 1103515245u + 12345u;
+			size_t n = 1 + (seed >> 4) % max;
+			if (n > total - off)
+				n = total - off;
+			bool own = (seed >> 20) % 4 != 0;
+			strata_sha256_pair_add(x, data + start + off, n,
+					       own ? chunk : NULL);
+			if (own) {
+				strata_sha256(want, data + start + off, n);
+				assert_memory_equal(chunk, want, 32);
+			}
+			off += n;
+		}
+		strata_sha256_pair_final(x, whole);
+		strata_sha256(want, data + start, total);
+		assert_memory_equal(whole, want, 32);
+	}
+	strata_sha256_pair_free(x);
+}
+
+static void test_sha256_pair(void **state)
+{
+	(void)state;
+	pair_rounds(true);
+	pair_rounds(false);
+}
+
 static void test_sha256_stream(void **state)
 {
 	(void)state;
@@ -308,6 +386,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sha256_vectors),
 	    cmocka_unit_test(test_sha256_stream),
+	    cmocka_unit_test(test_sha256_pair),
 	    cmocka_unit_test(test_hmac_rfc4231),
 	    cmocka_unit_test(test_aead_vector),
 	    cmocka_unit_test(test_aead_roundtrip_tamper),
