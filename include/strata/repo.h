@@ -237,8 +237,9 @@ int strata_repo_check(strata_repo *r, bool read_data, bool progress,
  * with `threads` threads: bytes per second. */
 int strata_repo_speed(strata_repo *r, const uint8_t *buf, size_t len,
 		      int threads, double *bytes_per_sec);
-/* The same without a repository (random keys, default parameters). */
-int strata_speed(const uint8_t *buf, size_t len, int threads,
+/* The same without a repository: random keys, the default chunk bounds,
+ * zstd at `zstd_level` (0: STRATA_ZSTD_DEFAULT). */
+int strata_speed(const uint8_t *buf, size_t len, int threads, int zstd_level,
 		 double *bytes_per_sec);
 
 /* ---- governance (govapi.c; docs/governance.md) ----

@@ -62,6 +62,8 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* After cli_getopt returned an option the command does not take. */
 int cli_bad_option(const char *usage, char **argv);
+/* A --zstd-level value: STRATA_ZSTD_MIN..STRATA_ZSTD_MAX, not 0. */
+int cli_zstd_level(const char *usage, const char *s, int *out);
 /* Dataset names: letters, digits, '.', '_', '-'; not starting with '.'
  * or '-'; at most 128 bytes. */
 bool cli_valid_dataset(const char *name);

@@ -35,6 +35,20 @@ int cli_bad_option(const char *usage, char **argv)
 			       argv[optind - 1]);
 }
 
+int cli_zstd_level(const char *usage, const char *s, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < STRATA_ZSTD_MIN ||
+	    v > STRATA_ZSTD_MAX || v == 0)
+		return cli_usage_error(
+		    usage, "--zstd-level takes %d..%d (not 0), not '%s'",
+		    STRATA_ZSTD_MIN, STRATA_ZSTD_MAX, s);
+	*out = (int)v;
+	return 0;
+}
+
 bool cli_valid_dataset(const char *name)
 {
 	size_t n = strlen(name);

@@ -8,19 +8,21 @@
 #include "strata/formats.h"
 
 const char usage_debug[] =
-    "strata debug speed FILE... [--threads N] [--max-mib M] [--json]\n"
+    "strata debug speed FILE... [--threads N] [--max-mib M] "
+    "[--zstd-level N] [--json]\n"
     "       strata debug meta FILE... [--json]\n"
     "       strata -R REPO debug synth NAME N\n"
     "\n'speed' reads the files (up to M MiB, default 1024) into memory and\n"
     "times one pass of chunking, HMAC-SHA-256, zstd and AES-256-GCM over\n"
-    "them with the ingest code, on N threads (default: number of CPUs).\n"
+    "them with the ingest code, on N threads (default: number of CPUs),\n"
+    "compressing at the given level (default: what 'strata init' uses).\n"
     "'meta' prints the metadata the format readers extract from each FILE,\n"
     "as ingest records it, without a repository (-q: read, print nothing).\n"
     "'synth' adds a version NAME@v1 of N synthetic files with realistic\n"
     "metadata to the catalog only (benchmarks of 'find'; a throw-away\n"
     "repository: 'check' will report that version missing from the store).\n";
 
-enum { O_THREADS = OPT_BASE, O_MAX };
+enum { O_THREADS = OPT_BASE, O_MAX, O_ZSTD };
 
 static void print_attr(cli *c, strata_json *j, const strata_attr *a)
 {
@@ -118,8 +120,10 @@ int cmd_debug(cli *c, int argc, char **argv)
 	static const struct option opts[] = {
 	    {"threads", required_argument, NULL, O_THREADS},
 	    {"max-mib", required_argument, NULL, O_MAX},
+	    {"zstd-level", required_argument, NULL, O_ZSTD},
 	    {NULL, 0, NULL, 0}};
 	uint64_t threads = 0, max_mib = 1024;
+	int level = STRATA_ZSTD_DEFAULT;
 	strata_buf b = STRATA_BUF_INIT;
 	int o, rc = 0;
 	while ((o = cli_getopt(c, argc, argv, opts, usage_debug)) != -1) {
@@ -128,6 +132,11 @@ int cmd_debug(cli *c, int argc, char **argv)
 			continue;
 		if (o == O_MAX && !strata_parse_u64(optarg, &max_mib))
 			continue;
+		if (o == O_ZSTD) {
+			if ((rc = cli_zstd_level(usage_debug, optarg, &level)))
+				return rc;
+			continue;
+		}
 		return cli_bad_option(usage_debug, argv);
 	}
 	if (argc - optind == 3 && !strcmp(argv[optind], "synth")) {
@@ -172,7 +181,7 @@ int cmd_debug(cli *c, int argc, char **argv)
 	}
 	double bps = 0;
 	int nt = threads ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-	if ((rc = strata_speed(b.ptr, b.len, nt, &bps))) {
+	if ((rc = strata_speed(b.ptr, b.len, nt, level, &bps))) {
 		strata_buf_release(&b);
 		return cli_fail("debug", rc);
 	}
@@ -188,11 +197,14 @@ int cmd_debug(cli *c, int argc, char **argv)
 		strata_json_dbl(&j, bps / 1048576.0);
 		strata_json_key(&j, "threads");
 		strata_json_u64(&j, (uint64_t)nt);
+		strata_json_key(&j, "zstd_level");
+		strata_json_i64(&j, level);
 		strata_json_obj_end(&j);
 		strata_json_end(&j);
 	} else {
-		printf("%.1f MiB in memory: %.1f MiB/s on %d threads\n",
-		       (double)b.len / 1048576.0, bps / 1048576.0, nt);
+		printf("%.1f MiB in memory: %.1f MiB/s on %d threads, zstd "
+		       "level %d\n",
+		       (double)b.len / 1048576.0, bps / 1048576.0, nt, level);
 	}
 	strata_buf_release(&b);
 	return EXIT_OK;

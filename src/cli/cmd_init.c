@@ -31,20 +31,6 @@ static int u32_arg(const char *s, uint32_t *out)
 	return 0;
 }
 
-static int zstd_arg(const char *s, int *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < STRATA_ZSTD_MIN ||
-	    v > STRATA_ZSTD_MAX || v == 0)
-		return cli_usage_error(
-		    usage_init, "--zstd-level takes %d..%d (not 0), not '%s'",
-		    STRATA_ZSTD_MIN, STRATA_ZSTD_MAX, s);
-	*out = (int)v;
-	return 0;
-}
-
 int cmd_init(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -86,7 +72,8 @@ int cmd_init(cli *c, int argc, char **argv)
 			cfg.kdf_mem_kib = mib * 1024;
 			break;
 		case O_ZSTD:
-			rc = zstd_arg(optarg, &cfg.zstd_level);
+			rc =
+			    cli_zstd_level(usage_init, optarg, &cfg.zstd_level);
 			break;
 		default:
 			return cli_bad_option(usage_init, argv);

@@ -53,6 +53,9 @@ usage_err -R "$REPO" diff d@v1                             # one version only
 usage_err -R "$REPO" restore d                             # no DEST
 usage_err -R "$REPO" check --read-data --frob
 usage_err init                                             # no REPO
+usage_err debug speed "$WORK/src/d/a.txt" --zstd-level 0  # levels are -7..19, not 0
+assert_err_contains 'zstd-level' "a bad --zstd-level must be named"
+usage_err debug speed "$WORK/src/d/a.txt" --zstd-level 20
 # nothing was created by the rejected ingests
 ok -R "$REPO" datasets --json
 json_check "$OUT" 'j == []' "rejected ingests must not create datasets"
@@ -83,5 +86,7 @@ jcheck "check --json" 'j["ok"] is True and j["snapshots"] == 2 and j["errors"] =
     -q -R "$REPO" check --json
 jcheck "check --read-data --json" 'j["ok"] is True and j["snapshots"] == 2' -q -R "$REPO" check --read-data --json
 jcheck "global --json check" 'j["ok"] is True' -q --json -R "$REPO" check
-jcheck "debug speed --json" 'j["bytes"] == 12 and j["threads"] >= 1 and j["seconds"] >= 0 and "mib_per_s" in j' \
+jcheck "debug speed --json" 'j["bytes"] == 12 and j["threads"] >= 1 and j["seconds"] >= 0 and "mib_per_s" in j and j["zstd_level"] == 1' \
     -q debug speed "$WORK/src/d/a.txt" --json
+jcheck "debug speed --zstd-level --json" 'j["bytes"] == 12 and j["zstd_level"] == -3' \
+    -q debug speed "$WORK/src/d/a.txt" --zstd-level -3 --json
