@@ -441,6 +441,19 @@ static int write_meta(ingest *g, strata_pack_writer *pw, repo_metaw *w)
 	return rc;
 }
 
+/* An unchanged version's metadata is the previous version's: every file
+ * is carried under its path and none is added, so write_meta would copy
+ * each record as it was. Its objects are named again instead of read and
+ * written again (0.05-0.06 s of a 0.5 s unchanged re-ingest, cold). */
+static void reuse_meta(ingest *g, repo_metaw *w)
+{
+	w->r = g->r;
+	w->ids = g->prev_meta;
+	w->n = w->cap = g->prev_nmeta;
+	g->prev_meta = NULL;
+	g->prev_nmeta = 0;
+}
+
 static void author(char *out, size_t n)
 {
 	char host[256] = "localhost";
@@ -615,7 +628,14 @@ static int load_previous(ingest *g, strata_tree *prev)
 		return rc;
 	memcpy(g->prev_id, id, 32);
 	g->prev_files = s.files;
-	rc = repo__load_tree(g->r, s.root, prev);
+	if (s.nmeta && !(g->prev_meta = strata_malloc((size_t)s.nmeta * 32))) {
+		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
+	} else if (s.nmeta) {
+		memcpy(g->prev_meta, s.meta, (size_t)s.nmeta * 32);
+		g->prev_nmeta = s.nmeta;
+	}
+	if (!rc)
+		rc = repo__load_tree(g->r, s.root, prev);
 	strata_snapshot_release(&s);
 	return rc;
 }
@@ -924,8 +944,10 @@ static int run(strata_repo *r, const char *const *paths, size_t n,
 		}
 	}
 	uint64_t stored = 0;
+	if (g.carry_all)
+		reuse_meta(&g, &mw);
 	if (rc || (rc = build_tree(&tc, &g.root, root)) ||
-	    (rc = write_meta(&g, &tc.pack, &mw)) ||
+	    (!g.carry_all && (rc = write_meta(&g, &tc.pack, &mw))) ||
 	    (rc = repo__flush_pack(r, &tc.pack, r->codec, &stored)))
 		goto out;
 	st->bytes_stored += stored;
@@ -955,6 +977,7 @@ out:
 	inode_release(&g.root);
 	strata_free(g.jobs);
 	strata_free(g.sources);
+	strata_free(g.prev_meta);
 	repo__spool_close(&g.spool);
 	repo__subject_map_release(&g.subjects);
 	repo__metaw_release(&mw);

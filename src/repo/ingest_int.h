@@ -58,8 +58,10 @@ typedef struct ingest {
 	 * none added: its catalog rows are copied whole (copy_rows) */
 	bool carry_all;
 	uint64_t carry_files, carry_bytes;
-	uint8_t prev_id[32]; /* the previous version, and its files */
+	uint8_t prev_id[32]; /* the previous version, its files and */
 	uint64_t prev_files;
+	uint8_t (*prev_meta)[32]; /* its metadata objects */
+	uint32_t prev_nmeta;
 	uint8_t (*sources)[32];
 	dev_t repo_dev; /* the repository's own directory is never ingested */
 	ino_t repo_ino;
