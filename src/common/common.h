@@ -148,6 +148,10 @@ void strata_sha256_pair_add(strata_sha256_pair *x, const void *p, size_t n,
 void strata_sha256_pair_final(strata_sha256_pair *x, uint8_t whole[32]);
 void strata_sha256_pair_free(strata_sha256_pair *x);
 bool strata_sha256_pair_interleaved(const strata_sha256_pair *x);
+/* The SHA-256 of a[0, na) and of b[0, nb), side by side where the CPU
+ * allows it. */
+void strata_sha256_two(const void *a, size_t na, uint8_t ha[32], const void *b,
+		       size_t nb, uint8_t hb[32]);
 
 /* HMAC-SHA-256 with precomputed pads; one per thread (not thread-safe). */
 typedef struct strata_hmac strata_hmac;

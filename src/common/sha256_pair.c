@@ -313,3 +313,30 @@ bool strata_sha256_pair_interleaved(const strata_sha256_pair *x)
 {
 	return x->ni;
 }
+
+void strata_sha256_two(const void *a, size_t na, uint8_t ha[32], const void *b,
+		       size_t nb, uint8_t hb[32])
+{
+	static int known = -1; /* 0 or 1 once asked */
+	int ni = __atomic_load_n(&known, __ATOMIC_RELAXED);
+	if (ni < 0) {
+		ni = have_ni() && !getenv("STRATA_NO_SHA_PAIR");
+		__atomic_store_n(&known, ni, __ATOMIC_RELAXED);
+	}
+	if (!ni) {
+		strata_sha256(ha, a, na);
+		strata_sha256(hb, b, nb);
+		return;
+	}
+	sha_state sa, sb;
+	size_t both = (na < nb ? na : nb) / 64;
+	state_init(&sa);
+	state_init(&sb);
+	if (both)
+		blocks2(sa.h, a, sb.h, b, both);
+	sa.len = sb.len = 64 * both;
+	update1(&sa, (const uint8_t *)a + 64 * both, na - 64 * both);
+	update1(&sb, (const uint8_t *)b + 64 * both, nb - 64 * both);
+	finish(&sa, ha);
+	finish(&sb, hb);
+}

@@ -522,14 +522,11 @@ static int reserve_slot(rslot *s, size_t n)
 	return 0;
 }
 
-/* Decode item `it` from its place into s->buf + s->lead and check it
- * against its id. */
+/* Decode item `it` from its place into s->buf + s->lead. */
 static int open_item(rworker *w, rslot *s, const ritem *it, const rplace *pl)
 {
 	const rjob *j = &w->x->jobs[it->job];
-	const uint8_t *id = j->n.chunks[it->chunk];
 	char hex[65], name[128];
-	uint8_t check[32];
 	int rc;
 	if (!pl->p)
 		return strata_error_set(pl->rc, "'%s': %s", j->path,
@@ -537,19 +534,30 @@ static int open_item(rworker *w, rslot *s, const ritem *it, const rplace *pl)
 	s->len = 0;
 	if ((rc = reserve_slot(s, s->lead + it->raw_len)))
 		return rc;
-	uint8_t *p = s->buf + s->lead;
-	rc = strata_codec_open_into(w->c, p, it->raw_len, pl->p, it->length,
-				    &s->len);
-	if (!rc) {
-		strata_blob_id(w->h, check, p, s->len);
-		if (!memcmp(check, id, 32) && s->len == it->raw_len)
-			return 0;
-	}
+	rc = strata_codec_open_into(w->c, s->buf + s->lead, it->raw_len, pl->p,
+				    it->length, &s->len);
+	if (!rc)
+		return 0;
+	strata_hex(hex, j->n.chunks[it->chunk], 32);
+	strata_pack_name(name, sizeof(name), w->x->r->ix.packs[it->pack]);
+	return strata_error_prefix(
+	    rc, "'%s': blob %.16s in pack '%s': ", j->path, hex, name);
+}
+
+/* Whether the decoded item, whose bytes have SHA-256 sha, is the chunk
+ * its id names. */
+static int check_item(rworker *w, const rslot *s, const ritem *it,
+		      const uint8_t sha[32])
+{
+	const rjob *j = &w->x->jobs[it->job];
+	const uint8_t *id = j->n.chunks[it->chunk];
+	char hex[65], name[128];
+	uint8_t check[32];
+	strata_blob_id_of_sha(w->h, check, sha);
+	if (!memcmp(check, id, 32) && s->len == it->raw_len)
+		return 0;
 	strata_hex(hex, id, 32);
 	strata_pack_name(name, sizeof(name), w->x->r->ix.packs[it->pack]);
-	if (rc)
-		return strata_error_prefix(
-		    rc, "'%s': blob %.16s in pack '%s': ", j->path, hex, name);
 	return strata_error_set(STRATA_ECORRUPT,
 				"'%s': blob %.16s in pack '%s' does not match "
 				"its id",
@@ -859,29 +867,31 @@ static void *restore_writer(void *arg)
 	return NULL;
 }
 
-/* The next free slot of the ring (it waits for the writers). */
-static rslot *take_slot(rworker *w)
+/* The next n free slots of the ring (it waits for the writers). */
+static void take_slots(rworker *w, rslot **s, size_t n)
 {
 	pthread_mutex_lock(&w->mu);
-	while (w->tail - w->head == RING)
+	while (w->tail - w->head > RING - n)
 		pthread_cond_wait(&w->cv, &w->mu);
-	rslot *s = &w->ring[w->tail % RING];
+	for (size_t k = 0; k < n; k++)
+		s[k] = &w->ring[(w->tail + k) % RING];
 	pthread_mutex_unlock(&w->mu);
-	return s;
 }
 
-/* Hand the slot take_slot gave to the writer; without a writer thread,
- * write it here. */
-static void post_slot(rworker *w)
+/* Hand the n slots take_slots gave to the writers; without a writer
+ * thread, write them here. */
+static void post_slots(rworker *w, size_t n)
 {
 	if (!w->writers) {
-		rslot *s = &w->ring[w->tail % RING];
-		if (s->item != SIZE_MAX)
-			put_slot(w->x, s);
+		for (size_t k = 0; k < n; k++) {
+			rslot *s = &w->ring[(w->tail + k) % RING];
+			if (s->item != SIZE_MAX)
+				put_slot(w->x, s);
+		}
 		return;
 	}
 	pthread_mutex_lock(&w->mu);
-	w->tail++;
+	w->tail += n;
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
@@ -905,22 +915,54 @@ static void run_window(rworker *w, size_t a, size_t b)
 		rwarn(x, "%s", strata_error_msg());
 		set_fatal(x, rc);
 	}
-	for (size_t i = a; !rc && i < b; i++) {
+	/* two items at a time: their ids' SHA-256 side by side (one SHA-NI
+	 * stream is bound by latency; sha256_pair.c) */
+	for (size_t i = a, n; !rc && i < b; i += n) {
 		if (__atomic_load_n(&x->fatal, __ATOMIC_RELAXED))
 			break; /* the unfinished files are removed at the end */
-		const ritem *it = &x->items[i];
-		rjob *j = &x->jobs[it->job];
-		rslot *s = take_slot(w);
-		int dr;
-		s->item = i;
-		s->lead =
-		    wants_direct(x, j) ? (size_t)(it->at % DIRECT_ALIGN) : 0;
-		s->len = 0;
-		if (it->length &&
-		    !__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE) &&
-		    (dr = open_item(w, s, it, &w->pl[w->slot[i - a]])))
-			fail_job(x, j, dr);
-		post_slot(w);
+		rslot *s[2];
+		uint8_t sha[2][32];
+		bool open[2] = {false, false};
+		n = b - i < 2 ? b - i : 2;
+		take_slots(w, s, n);
+		for (size_t k = 0; k < n; k++) {
+			const ritem *it = &x->items[i + k];
+			rjob *j = &x->jobs[it->job];
+			int dr;
+			s[k]->item = i + k;
+			s[k]->lead = wants_direct(x, j)
+					 ? (size_t)(it->at % DIRECT_ALIGN)
+					 : 0;
+			s[k]->len = 0;
+			if (!it->length ||
+			    __atomic_load_n(&j->failed, __ATOMIC_ACQUIRE))
+				continue;
+			if ((dr = open_item(w, s[k], it,
+					    &w->pl[w->slot[i + k - a]])))
+				fail_job(x, j, dr);
+			else
+				open[k] = true;
+		}
+		if (open[0] && n == 2 && open[1])
+			strata_sha256_two(s[0]->buf + s[0]->lead, s[0]->len,
+					  sha[0], s[1]->buf + s[1]->lead,
+					  s[1]->len, sha[1]);
+		else
+			for (size_t k = 0; k < n; k++)
+				if (open[k])
+					strata_sha256(sha[k],
+						      s[k]->buf + s[k]->lead,
+						      s[k]->len);
+		for (size_t k = 0; k < n; k++) {
+			const ritem *it = &x->items[i + k];
+			rjob *j = &x->jobs[it->job];
+			int dr;
+			if (open[k] &&
+			    !__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE) &&
+			    (dr = check_item(w, s[k], it, sha[k])))
+				fail_job(x, j, dr);
+		}
+		post_slots(w, n);
 	}
 	release_window(w);
 }
@@ -988,8 +1030,10 @@ static void *restore_work(void *arg)
 			prefetch_window(x, i - ahead);
 		run_window(w, x->wins[i], x->wins[i + 1]);
 	}
-	take_slot(w)->item = SIZE_MAX;
-	post_slot(w);
+	rslot *end;
+	take_slots(w, &end, 1);
+	end->item = SIZE_MAX;
+	post_slots(w, 1);
 	for (int i = 0; i < w->writers; i++)
 		pthread_join(wt[i], NULL);
 	pthread_cond_destroy(&w->cv);

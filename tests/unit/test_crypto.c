@@ -104,6 +104,29 @@ static void test_sha256_pair(void **state)
 	pair_rounds(false);
 }
 
+/* Two independent inputs hashed side by side: each as OpenSSL hashes it,
+ * across lengths on both sides of every block and padding edge. */
+static void test_sha256_two(void **state)
+{
+	(void)state;
+	static uint8_t data[140000];
+	uint32_t seed = 777;
+	unit_fill(data, sizeof(data), 11);
+	for (int t = 0; t < 700; t++) {
+		uint8_t ha[32], hb[32], wa[32], wb[32];
+		seed = seed * 1103515245u + 12345u;
+		size_t na = t < 260 ? (size_t)t : (seed >> 7) % 70000;
+		seed = seed * 1103515245u + 12345u;
+		size_t nb = t < 260 ? (size_t)(259 - t) : (seed >> 7) % 70000;
+		const uint8_t *a = data + t % 61, *b = data + 70000 - t % 37;
+		strata_sha256_two(a, na, ha, b, nb, hb);
+		strata_sha256(wa, a, na);
+		strata_sha256(wb, b, nb);
+		assert_memory_equal(ha, wa, 32);
+		assert_memory_equal(hb, wb, 32);
+	}
+}
+
 static void test_sha256_stream(void **state)
 {
 	(void)state;
@@ -387,6 +410,7 @@ int main(void)
 	    cmocka_unit_test(test_sha256_vectors),
 	    cmocka_unit_test(test_sha256_stream),
 	    cmocka_unit_test(test_sha256_pair),
+	    cmocka_unit_test(test_sha256_two),
 	    cmocka_unit_test(test_hmac_rfc4231),
 	    cmocka_unit_test(test_aead_vector),
 	    cmocka_unit_test(test_aead_roundtrip_tamper),
