@@ -1,17 +1,16 @@
 /*
- * sha256_pair.c - the SHA-256 of a file and of each of its chunks in one
- * pass over the bytes.
+ * sha256_pair.c - two SHA-256 streams side by side: a file and each of
+ * its chunks in one pass over the bytes (ingest), or two chunks at once
+ * (restore).
  *
- * Ingest needs both: a chunk's hash for its id, the file's for the
+ * Ingest needs both a chunk's hash, for its id, and the file's, for the
  * catalog. One SHA-NI stream is bound by the latency of sha256rnds2
- * (about 1.5 GB/s here), not by its throughput, so the two hashes,
- * independent chains over the same bytes, cost little more than one when
- * their rounds are interleaved. OpenSSL offers no two-stream SHA-256;
- * without SHA-NI (or off x86-64) the pair is OpenSSL's hash, twice.
+ * (about 1.5 GB/s here), not by its throughput, so two independent chains
+ * cost little more than one when their rounds are interleaved. OpenSSL
+ * offers no two-stream SHA-256; without SHA-NI (or off x86-64, or with
+ * STRATA_NO_SHA_PAIR) each hash is OpenSSL's.
  */
 #include "common/common.h"
-
-#include <openssl/evp.h>
 
 typedef struct sha_state {
 	uint32_t h[8];
