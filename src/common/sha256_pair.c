@@ -182,6 +182,19 @@ static void blocks2(uint32_t ha[8], const uint8_t *pa, uint32_t hb[8],
 }
 #endif
 
+/* Whether to run the interleaved SHA-NI code: the CPU is asked once,
+ * the environment every time (tests turn it off and on). */
+static bool use_ni(void)
+{
+	static int cpu = -1; /* 0 or 1 once asked */
+	int ni = __atomic_load_n(&cpu, __ATOMIC_RELAXED);
+	if (ni < 0) {
+		ni = have_ni();
+		__atomic_store_n(&cpu, ni, __ATOMIC_RELAXED);
+	}
+	return ni && !getenv("STRATA_NO_SHA_PAIR");
+}
+
 /* Tops s's partial block up from p[0, n): the bytes it took. */
 static size_t fill(sha_state *s, const uint8_t *p, size_t n)
 {
@@ -259,7 +272,7 @@ int strata_sha256_pair_new(strata_sha256_pair **out)
 	int rc = 0;
 	if (!x)
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
-	x->ni = have_ni() && !getenv("STRATA_NO_SHA_PAIR");
+	x->ni = use_ni();
 	if (x->ni)
 		state_init(&x->whole);
 	else if ((rc = strata_sha256_new(&x->ctx))) {
@@ -316,13 +329,7 @@ bool strata_sha256_pair_interleaved(const strata_sha256_pair *x)
 void strata_sha256_two(const void *a, size_t na, uint8_t ha[32], const void *b,
 		       size_t nb, uint8_t hb[32])
 {
-	static int known = -1; /* 0 or 1 once asked */
-	int ni = __atomic_load_n(&known, __ATOMIC_RELAXED);
-	if (ni < 0) {
-		ni = have_ni() && !getenv("STRATA_NO_SHA_PAIR");
-		__atomic_store_n(&known, ni, __ATOMIC_RELAXED);
-	}
-	if (!ni) {
+	if (!use_ni()) {
 		strata_sha256(ha, a, na);
 		strata_sha256(hb, b, nb);
 		return;

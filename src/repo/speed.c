@@ -75,14 +75,16 @@ int strata_speed(const uint8_t *buf, size_t len, int threads, int zstd_level,
 		 double *bytes_per_sec)
 {
 	strata_repo r;
+	if (zstd_level < STRATA_ZSTD_MIN || zstd_level > STRATA_ZSTD_MAX)
+		return strata_error_set(STRATA_EINVAL,
+					"zstd level %d is not one zstd has: "
+					"choose one from %d to %d (not 0)",
+					zstd_level, STRATA_ZSTD_MIN,
+					STRATA_ZSTD_MAX);
 	memset(&r, 0, sizeof(r));
 	strata_random(r.keys.master, sizeof(r.keys.master));
 	strata_keys_derive(&r.keys);
 	r.zstd_level = zstd_level ? zstd_level : STRATA_ZSTD_DEFAULT;
-	if (r.zstd_level < STRATA_ZSTD_MIN || r.zstd_level > STRATA_ZSTD_MAX)
-		return strata_error_set(
-		    STRATA_EINVAL, "zstd level %d is outside %d..%d",
-		    zstd_level, STRATA_ZSTD_MIN, STRATA_ZSTD_MAX);
 	int rc = strata_chunker_init(&r.chunker, r.keys.gear_key, 256u << 10,
 				     1u << 20, 4u << 20);
 	if (!rc)
