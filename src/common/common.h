@@ -148,10 +148,18 @@ void strata_sha256_pair_add(strata_sha256_pair *x, const void *p, size_t n,
 void strata_sha256_pair_final(strata_sha256_pair *x, uint8_t whole[32]);
 void strata_sha256_pair_free(strata_sha256_pair *x);
 bool strata_sha256_pair_interleaved(const strata_sha256_pair *x);
-/* The SHA-256 of a[0, na) and of b[0, nb), side by side where the CPU
- * allows it. */
-void strata_sha256_two(const void *a, size_t na, uint8_t ha[32], const void *b,
-		       size_t nb, uint8_t hb[32]);
+/* Two SHA-256 lanes fed whole messages one after another (many messages
+ * of uneven lengths). put() gives an idle lane (busy() < 2) p[0, n),
+ * which must stay readable until next() returns its tag; next() (busy()
+ * > 0) hashes until a message ends, puts its hash in out and returns its
+ * tag. Side by side where the CPU allows it. */
+typedef struct strata_sha256_lanes strata_sha256_lanes;
+int strata_sha256_lanes_new(strata_sha256_lanes **out);
+void strata_sha256_lanes_free(strata_sha256_lanes *l);
+size_t strata_sha256_lanes_busy(const strata_sha256_lanes *l);
+void strata_sha256_lanes_put(strata_sha256_lanes *l, const void *p, size_t n,
+			     size_t tag);
+size_t strata_sha256_lanes_next(strata_sha256_lanes *l, uint8_t out[32]);
 
 /* HMAC-SHA-256 with precomputed pads; one per thread (not thread-safe). */
 typedef struct strata_hmac strata_hmac;

@@ -1,7 +1,7 @@
 /*
  * sha256_pair.c - two SHA-256 streams side by side: a file and each of
- * its chunks in one pass over the bytes (ingest), or two chunks at once
- * (restore).
+ * its chunks in one pass over the bytes (ingest), or many chunks two at
+ * a time (restore).
  *
  * Ingest needs both a chunk's hash, for its id, and the file's, for the
  * catalog. One SHA-NI stream is bound by the latency of sha256rnds2
@@ -326,23 +326,91 @@ bool strata_sha256_pair_interleaved(const strata_sha256_pair *x)
 	return x->ni;
 }
 
-void strata_sha256_two(const void *a, size_t na, uint8_t ha[32], const void *b,
-		       size_t nb, uint8_t hb[32])
+/*
+ * Two lanes over whole messages, for many messages of uneven lengths
+ * (restore checks every chunk it decodes): when one lane's message ends,
+ * the caller gives that lane the next one, so nearly every block is
+ * hashed beside another. Hashing messages two by two instead left the
+ * longer one's tail to a single stream: a third of restore's bytes.
+ */
+struct strata_sha256_lanes {
+	bool ni;
+	bool busy[2];
+	size_t tag[2];
+	const uint8_t *p[2]; /* ni: what is left of the message */
+	size_t left[2];
+	sha_state s[2];
+	uint8_t out[2][32]; /* !ni: hashed by put */
+};
+
+int strata_sha256_lanes_new(strata_sha256_lanes **out)
 {
-	if (!use_ni()) {
-		strata_sha256(ha, a, na);
-		strata_sha256(hb, b, nb);
+	strata_sha256_lanes *l = strata_calloc(1, sizeof(*l));
+	if (!l)
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	l->ni = use_ni();
+	*out = l;
+	return 0;
+}
+
+void strata_sha256_lanes_free(strata_sha256_lanes *l)
+{
+	strata_free(l);
+}
+
+size_t strata_sha256_lanes_busy(const strata_sha256_lanes *l)
+{
+	return (size_t)l->busy[0] + l->busy[1];
+}
+
+void strata_sha256_lanes_put(strata_sha256_lanes *l, const void *p, size_t n,
+			     size_t tag)
+{
+	int k = l->busy[0];
+	assert(!l->busy[k]);
+	l->busy[k] = true;
+	l->tag[k] = tag;
+	if (!l->ni) {
+		strata_sha256(l->out[k], p, n);
 		return;
 	}
-	sha_state sa, sb;
-	size_t both = (na < nb ? na : nb) / 64;
-	state_init(&sa);
-	state_init(&sb);
-	if (both)
-		blocks2(sa.h, a, sb.h, b, both);
-	sa.len = sb.len = 64 * both;
-	update1(&sa, (const uint8_t *)a + 64 * both, na - 64 * both);
-	update1(&sb, (const uint8_t *)b + 64 * both, nb - 64 * both);
-	finish(&sa, ha);
-	finish(&sb, hb);
+	state_init(&l->s[k]);
+	l->p[k] = p;
+	l->left[k] = n;
+}
+
+/* Lane k's message: the rest of it, its hash into out. */
+static void lane_finish(strata_sha256_lanes *l, int k, uint8_t out[32])
+{
+	sha_state *s = &l->s[k];
+	size_t nb = l->left[k] / 64;
+	if (nb)
+		blocks1(s->h, l->p[k], nb);
+	s->len += 64 * nb;
+	update1(s, l->p[k] + 64 * nb, l->left[k] - 64 * nb);
+	finish(s, out);
+}
+
+size_t strata_sha256_lanes_next(strata_sha256_lanes *l, uint8_t out[32])
+{
+	int k = l->busy[0] ? 0 : 1;
+	assert(l->busy[k]);
+	if (l->ni && l->busy[0] && l->busy[1]) {
+		size_t both =
+		    (l->left[0] < l->left[1] ? l->left[0] : l->left[1]) / 64;
+		if (both)
+			blocks2(l->s[0].h, l->p[0], l->s[1].h, l->p[1], both);
+		for (int i = 0; i < 2; i++) {
+			l->p[i] += 64 * both;
+			l->left[i] -= 64 * both;
+			l->s[i].len += 64 * both;
+		}
+		k = l->left[0] < 64 ? 0 : 1; /* one of them has ended */
+	}
+	if (l->ni)
+		lane_finish(l, k, out);
+	else
+		memcpy(out, l->out[k], 32);
+	l->busy[k] = false;
+	return l->tag[k];
 }

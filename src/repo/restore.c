@@ -263,12 +263,14 @@ typedef struct rslot {
 	size_t item;	  /* SIZE_MAX: the worker is done */
 	size_t lead, len; /* the chunk is buf[lead, lead + len) */
 	bool written;
+	bool checked; /* run_window: its id is checked, or needs no check */
 } rslot;
 
 typedef struct rworker {
 	restore_ctx *x;
 	strata_codec *c;
 	strata_hmac *h;
+	strata_sha256_lanes *lanes;
 	rslot ring[RING];
 	/* written up to head, taken by a writer up to claim, decoded up to
 	 * tail */
@@ -888,6 +890,8 @@ static void post_slots(rworker *w, size_t n)
 			if (s->item != SIZE_MAX)
 				put_slot(w->x, s);
 		}
+		w->tail += n; /* written as soon as handed over */
+		w->head += n;
 		return;
 	}
 	pthread_mutex_lock(&w->mu);
@@ -905,9 +909,50 @@ static void release_window(rworker *w)
 	w->npl = w->nbufs = 0;
 }
 
+/* The slot of the k-th item past those handed to the writers: it waits
+ * for them to free it. */
+static rslot *slot_ahead(rworker *w, size_t k)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->tail + k + 1 - w->head > RING)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+	return &w->ring[(w->tail + k) % RING];
+}
+
+/* Decodes item i into s. Whether its id is to be checked: not when it
+ * is empty, its file has failed, or it could not be decoded. */
+static bool start_item(rworker *w, rslot *s, size_t i, size_t a)
+{
+	restore_ctx *x = w->x;
+	const ritem *it = &x->items[i];
+	rjob *j = &x->jobs[it->job];
+	int rc;
+	s->item = i;
+	s->lead = wants_direct(x, j) ? (size_t)(it->at % DIRECT_ALIGN) : 0;
+	s->len = 0;
+	s->checked = true;
+	if (!it->length || __atomic_load_n(&j->failed, __ATOMIC_ACQUIRE))
+		return false;
+	if ((rc = open_item(w, s, it, &w->pl[w->slot[i - a]]))) {
+		fail_job(x, j, rc);
+		return false;
+	}
+	s->checked = false;
+	return true;
+}
+
+/*
+ * The decoded items' ids are checked through two SHA-256 lanes (one
+ * SHA-NI stream is bound by latency; sha256_pair.c): when one item ends,
+ * the next decoded item takes its lane. Slots go to the writers in order,
+ * so an item checked before an earlier one waits for it in its slot;
+ * items [posted, next) hold slots, at most RING of them.
+ */
 static void run_window(rworker *w, size_t a, size_t b)
 {
 	restore_ctx *x = w->x;
+	size_t posted = a, next = a;
 	int rc = collect(w, a, b);
 	if (!rc)
 		rc = fetch_all(w);
@@ -915,54 +960,38 @@ static void run_window(rworker *w, size_t a, size_t b)
 		rwarn(x, "%s", strata_error_msg());
 		set_fatal(x, rc);
 	}
-	/* two items at a time: their ids' SHA-256 side by side (one SHA-NI
-	 * stream is bound by latency; sha256_pair.c) */
-	for (size_t i = a, n; !rc && i < b; i += n) {
-		if (__atomic_load_n(&x->fatal, __ATOMIC_RELAXED))
-			break; /* the unfinished files are removed at the end */
-		rslot *s[2];
-		uint8_t sha[2][32];
-		bool open[2] = {false, false};
-		n = b - i < 2 ? b - i : 2;
-		take_slots(w, s, n);
-		for (size_t k = 0; k < n; k++) {
-			const ritem *it = &x->items[i + k];
-			rjob *j = &x->jobs[it->job];
-			int dr;
-			s[k]->item = i + k;
-			s[k]->lead = wants_direct(x, j)
-					 ? (size_t)(it->at % DIRECT_ALIGN)
-					 : 0;
-			s[k]->len = 0;
-			if (!it->length ||
-			    __atomic_load_n(&j->failed, __ATOMIC_ACQUIRE))
-				continue;
-			if ((dr = open_item(w, s[k], it,
-					    &w->pl[w->slot[i + k - a]])))
-				fail_job(x, j, dr);
-			else
-				open[k] = true;
+	while (!rc && posted < b) {
+		/* once fatal, no new item: the unfinished files are
+		 * removed at the end */
+		bool stop = __atomic_load_n(&x->fatal, __ATOMIC_RELAXED);
+		while (!stop && next < b && next - posted < RING &&
+		       strata_sha256_lanes_busy(w->lanes) < 2) {
+			rslot *s = slot_ahead(w, next - posted);
+			if (start_item(w, s, next, a))
+				strata_sha256_lanes_put(
+				    w->lanes, s->buf + s->lead, s->len, next);
+			next++;
 		}
-		if (open[0] && n == 2 && open[1])
-			strata_sha256_two(s[0]->buf + s[0]->lead, s[0]->len,
-					  sha[0], s[1]->buf + s[1]->lead,
-					  s[1]->len, sha[1]);
-		else
-			for (size_t k = 0; k < n; k++)
-				if (open[k])
-					strata_sha256(sha[k],
-						      s[k]->buf + s[k]->lead,
-						      s[k]->len);
-		for (size_t k = 0; k < n; k++) {
-			const ritem *it = &x->items[i + k];
-			rjob *j = &x->jobs[it->job];
+		if (strata_sha256_lanes_busy(w->lanes)) {
+			uint8_t sha[32];
+			size_t i = strata_sha256_lanes_next(w->lanes, sha);
+			rslot *s = &w->ring[(w->tail + i - posted) % RING];
+			rjob *j = &x->jobs[x->items[i].job];
 			int dr;
-			if (open[k] &&
-			    !__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE) &&
-			    (dr = check_item(w, s[k], it, sha[k])))
+			if (!__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE) &&
+			    (dr = check_item(w, s, &x->items[i], sha)))
 				fail_job(x, j, dr);
+			s->checked = true;
 		}
-		post_slots(w, n);
+		size_t n = 0;
+		while (posted + n < next &&
+		       w->ring[(w->tail + n) % RING].checked)
+			n++;
+		if (n)
+			post_slots(w, n);
+		posted += n;
+		if (stop && posted == next)
+			break;
 	}
 	release_window(w);
 }
@@ -1087,7 +1116,8 @@ static int run_restore(restore_ctx *x, bool progress)
 		ws[i].x = x;
 		ws[i].from_back = i % 2;
 		if ((rc = strata_codec_new(&ws[i].c, &x->r->keys, 1)) ||
-		    (rc = strata_hmac_new(&ws[i].h, x->r->keys.id_key, 32)))
+		    (rc = strata_hmac_new(&ws[i].h, x->r->keys.id_key, 32)) ||
+		    (rc = strata_sha256_lanes_new(&ws[i].lanes)))
 			goto out;
 		if (pthread_create(&th[i], NULL, restore_work, &ws[i])) {
 			rc = strata_error_set(STRATA_EIO,
@@ -1125,6 +1155,7 @@ out:
 	for (int i = 0; i < nt; i++) {
 		strata_codec_free(ws[i].c);
 		strata_hmac_free(ws[i].h);
+		strata_sha256_lanes_free(ws[i].lanes);
 		for (int k = 0; k < RING; k++)
 			strata_free(ws[i].ring[k].buf);
 		strata_free(ws[i].pl);
