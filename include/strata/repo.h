@@ -82,11 +82,15 @@ int strata_repo_ingest(strata_repo *r, const char *const *paths, size_t n,
 		       const strata_ingest_opts *o, strata_ingest_stats *st);
 
 /* Stat the files below paths in a thread, ahead of an ingest of them
- * (call it before opening the repository: the walk then finds the inodes
- * cached while the key was derived); stop it once the ingest returned.
- * NULL when no thread could start, which only costs that head start. */
+ * into the repository at repo (call it before opening the repository:
+ * the walk then finds the inodes cached while the key was derived); stop
+ * it once the ingest returned. Given a local repo, it also asks the disk
+ * for the first bytes of large files changed since its newest version
+ * (repo NULL: no such read-ahead). NULL when no thread could start, which
+ * only costs that head start. */
 typedef struct strata_prewalk strata_prewalk;
-strata_prewalk *strata_ingest_prewalk(const char *const *paths, size_t n);
+strata_prewalk *strata_ingest_prewalk(const char *const *paths, size_t n,
+				      const char *repo);
 void strata_ingest_prewalk_stop(strata_prewalk *p);
 
 /* ---- reading ---- */

@@ -223,8 +223,10 @@ int cmd_ingest(cli *c, int argc, char **argv)
 	 * MiB on 100,000 small files. A fixed 1 MiB keeps them trimmed. */
 	mallopt(M_TRIM_THRESHOLD, 1 << 20);
 #endif
+	/* cli_open reads STRATA_REPO, after the pre-walk has started */
 	strata_prewalk *pw = strata_ingest_prewalk(
-	    (const char *const *)argv + optind, (size_t)(argc - optind));
+	    (const char *const *)argv + optind, (size_t)(argc - optind),
+	    c->repo ? c->repo : getenv("STRATA_REPO"));
 	if ((rc = cli_open(c, &r))) {
 		strata_ingest_prewalk_stop(pw);
 		return cli_fail("ingest", rc);

@@ -7,20 +7,85 @@
  * round, so that the two meet in the middle. Nothing is kept: the
  * kernel's inode and directory caches are the only result, and an error
  * only ends the walk of that directory.
+ *
+ * It also asks the disk for the first bytes of large files the ingest
+ * will read, so that the disk is busy while the key is derived: files
+ * changed after the newest version of a local repository (their ctime is
+ * later than the last change of its snapshots/ directory), which the stat
+ * cache cannot match, or every one if the repository holds no version.
+ * Asking for every file made an unchanged re-ingest read 256 MiB it did
+ * not need (bench/README.md).
  */
 #include "repo/repo_int.h"
 
 #include <dirent.h>
 
-#define PREWALK_DEPTH 64	 /* directories open at once, at most */
-#define PREWALK_NAMES (1u << 20) /* entries of one directory kept, at most */
+#define PREWALK_DEPTH 64	    /* directories open at once, at most */
+#define PREWALK_NAMES (1u << 20)    /* entries of one directory kept, at most */
+#define HINT_MIN ((off_t)4 << 20)   /* ingest_read.c's BIG_FILE: read first */
+#define HINT_EACH ((off_t)64 << 20) /* asked for of one file, at most */
+#define HINT_TOTAL ((off_t)256 << 20) /* asked for in all, at most */
 
 struct strata_prewalk {
 	pthread_t th;
 	char **paths;
 	size_t n;
+	char *repo;	 /* NULL: no read-ahead */
+	int64_t since;	 /* read ahead files changed after this (ns) */
+	off_t hint_left; /* bytes still to ask for */
 	int stop;
 };
+
+static int64_t ts_ns(struct timespec t)
+{
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Files changed after the returned time (ns) cannot be unchanged in the
+ * repository at repo: its newest version was made before. INT64_MIN when
+ * it holds no version (every file will be read), INT64_MAX when that is
+ * not known without the key (S3, or not a local repository). */
+static int64_t changed_since(const char *repo)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	struct dirent *e;
+	bool any = false;
+	if (!repo || !strncmp(repo, "s3://", 5) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/snapshots", repo) >=
+		sizeof(path))
+		return INT64_MAX;
+	DIR *d = opendir(path);
+	if (!d)
+		return INT64_MAX;
+	while (!any && (e = readdir(d)))
+		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	int64_t t = !any		   ? INT64_MIN
+		    : fstat(dirfd(d), &sb) ? INT64_MAX
+					   : ts_ns(sb.st_mtim);
+	closedir(d);
+	return t;
+}
+
+/* The first bytes of file `name` in dfd, if the ingest will read it
+ * early (large) and surely (changed after the newest version). */
+static void read_ahead(strata_prewalk *p, int dfd, const char *name,
+		       const struct stat *sb)
+{
+	if (sb->st_size < HINT_MIN || p->hint_left <= 0 ||
+	    ts_ns(sb->st_ctim) <= p->since)
+		return;
+	int fd =
+	    openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	off_t len = sb->st_size < HINT_EACH ? sb->st_size : HINT_EACH;
+	if (len > p->hint_left)
+		len = p->hint_left;
+	(void)posix_fadvise(fd, 0, len, POSIX_FADV_WILLNEED);
+	p->hint_left -= len;
+	close(fd);
+}
 
 /* Stat the entries of directory dfd (closed here) last to first, and the
  * directories among them likewise: the ingest's walk goes first to last,
@@ -51,8 +116,11 @@ static void walk_fd(strata_prewalk *p, int dfd, int depth)
 	while (n-- > 0 && !__atomic_load_n(&p->stop, __ATOMIC_RELAXED)) {
 		const char *name = (const char *)names.ptr + at[n];
 		struct stat sb;
-		if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) ||
-		    !S_ISDIR(sb.st_mode) || depth >= PREWALK_DEPTH)
+		if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW))
+			continue;
+		if (S_ISREG(sb.st_mode))
+			read_ahead(p, dirfd(d), name, &sb);
+		if (!S_ISDIR(sb.st_mode) || depth >= PREWALK_DEPTH)
 			continue;
 		int sub =
 		    openat(dirfd(d), name,
@@ -68,6 +136,8 @@ static void walk_fd(strata_prewalk *p, int dfd, int depth)
 static void *run(void *arg)
 {
 	strata_prewalk *p = arg;
+	p->since = changed_since(p->repo);
+	p->hint_left = p->since == INT64_MAX ? 0 : HINT_TOTAL;
 	for (size_t i = 0; i < p->n; i++) {
 		struct stat sb;
 		if (lstat(p->paths[i], &sb) || !S_ISDIR(sb.st_mode))
@@ -85,10 +155,12 @@ static void release(strata_prewalk *p)
 	for (size_t i = 0; i < p->n; i++)
 		strata_free(p->paths[i]);
 	strata_free(p->paths);
+	strata_free(p->repo);
 	strata_free(p);
 }
 
-strata_prewalk *strata_ingest_prewalk(const char *const *paths, size_t n)
+strata_prewalk *strata_ingest_prewalk(const char *const *paths, size_t n,
+				      const char *repo)
 {
 	strata_prewalk *p = strata_calloc(1, sizeof(*p));
 	if (!p || !(p->paths = strata_calloc(n ? n : 1, sizeof(*p->paths)))) {
@@ -100,6 +172,10 @@ strata_prewalk *strata_ingest_prewalk(const char *const *paths, size_t n)
 			release(p);
 			return NULL;
 		}
+	if (repo && !(p->repo = strata_strdup(repo))) {
+		release(p);
+		return NULL;
+	}
 	if (pthread_create(&p->th, NULL, run, p)) {
 		release(p);
 		return NULL;
