@@ -86,4 +86,15 @@ int strata_backend_open(strata_backend **out, const char *location, int create);
 
 void strata_backend_close(strata_backend *be);
 
+/*
+ * strata_backend_changed - without opening the repository at `location`
+ * (no key needed): when the objects below `prefix` last changed, in ns
+ * since the epoch. INT64_MIN when there are none, INT64_MAX when that
+ * cannot be known cheaply (S3, or no such local directory). For hints
+ * only: a local directory's mtime, which moves when an object is added
+ * or removed.
+ */
+int64_t strata_backend_changed(const char *location, const char *prefix);
+int64_t strata_backend_local_changed(const char *path, const char *prefix);
+
 #endif

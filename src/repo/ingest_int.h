@@ -109,6 +109,10 @@ int ingest__kid_path(strata_buf *path, size_t base, const inode *k);
  * meanwhile (ingest_read.c). */
 int ingest__run_workers(ingest *g);
 
+/* Files of this size or more are read first, largest first (and read
+ * ahead by the pre-walk). */
+#define INGEST_BIG_FILE ((uint64_t)4 << 20)
+
 static inline int64_t ts_ns(struct timespec t)
 {
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;

@@ -501,16 +501,14 @@ static void worker_release(worker *w)
 	strata_free(w->cuts.off);
 }
 
-#define BIG_FILE (4u << 20)
-
 /* Large files first, largest first, so no core waits at the end on one
  * long file; small files after them in walk order, which is close to
  * their order on disk. qsort is not stable: the walk position breaks ties. */
 static int job_cmp(const void *x, const void *y)
 {
 	const inode *a = *(inode *const *)x, *b = *(inode *const *)y;
-	uint64_t sa = a->n.size >= BIG_FILE ? a->n.size : 0;
-	uint64_t sb = b->n.size >= BIG_FILE ? b->n.size : 0;
+	uint64_t sa = a->n.size >= INGEST_BIG_FILE ? a->n.size : 0;
+	uint64_t sb = b->n.size >= INGEST_BIG_FILE ? b->n.size : 0;
 	if (sa != sb)
 		return sa < sb ? 1 : -1;
 	return a < b ? -1 : a > b; /* kids arrays: walk order by address */

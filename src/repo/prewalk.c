@@ -16,13 +16,13 @@
  * Asking for every file made an unchanged re-ingest read 256 MiB it did
  * not need (bench/README.md).
  */
-#include "repo/repo_int.h"
+#include "repo/ingest_int.h"
+#include "strata/backend.h"
 
 #include <dirent.h>
 
 #define PREWALK_DEPTH 64	    /* directories open at once, at most */
 #define PREWALK_NAMES (1u << 20)    /* entries of one directory kept, at most */
-#define HINT_MIN ((off_t)4 << 20)   /* ingest_read.c's BIG_FILE: read first */
 #define HINT_EACH ((off_t)64 << 20) /* asked for of one file, at most */
 #define HINT_TOTAL ((off_t)256 << 20) /* asked for in all, at most */
 
@@ -36,43 +36,12 @@ struct strata_prewalk {
 	int stop;
 };
 
-static int64_t ts_ns(struct timespec t)
-{
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-/* Files changed after the returned time (ns) cannot be unchanged in the
- * repository at repo: its newest version was made before. INT64_MIN when
- * it holds no version (every file will be read), INT64_MAX when that is
- * not known without the key (S3, or not a local repository). */
-static int64_t changed_since(const char *repo)
-{
-	char path[PATH_MAX];
-	struct stat sb;
-	struct dirent *e;
-	bool any = false;
-	if (!repo || !strncmp(repo, "s3://", 5) ||
-	    (size_t)snprintf(path, sizeof(path), "%s/snapshots", repo) >=
-		sizeof(path))
-		return INT64_MAX;
-	DIR *d = opendir(path);
-	if (!d)
-		return INT64_MAX;
-	while (!any && (e = readdir(d)))
-		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-	int64_t t = !any		   ? INT64_MIN
-		    : fstat(dirfd(d), &sb) ? INT64_MAX
-					   : ts_ns(sb.st_mtim);
-	closedir(d);
-	return t;
-}
-
 /* The first bytes of file `name` in dfd, if the ingest will read it
  * early (large) and surely (changed after the newest version). */
 static void read_ahead(strata_prewalk *p, int dfd, const char *name,
 		       const struct stat *sb)
 {
-	if (sb->st_size < HINT_MIN || p->hint_left <= 0 ||
+	if ((uint64_t)sb->st_size < INGEST_BIG_FILE || p->hint_left <= 0 ||
 	    ts_ns(sb->st_ctim) <= p->since)
 		return;
 	int fd =
@@ -136,7 +105,9 @@ static void walk_fd(strata_prewalk *p, int dfd, int depth)
 static void *run(void *arg)
 {
 	strata_prewalk *p = arg;
-	p->since = changed_since(p->repo);
+	/* files changed after the newest version cannot be unchanged */
+	p->since =
+	    p->repo ? strata_backend_changed(p->repo, "snapshots") : INT64_MAX;
 	p->hint_left = p->since == INT64_MAX ? 0 : HINT_TOTAL;
 	for (size_t i = 0; i < p->n; i++) {
 		struct stat sb;

@@ -869,18 +869,18 @@ static void *restore_writer(void *arg)
 	return NULL;
 }
 
-/* The next n free slots of the ring (it waits for the writers). */
-static void take_slots(rworker *w, rslot **s, size_t n)
+/* The slot of the k-th item past those handed to the writers: it waits
+ * for them to free it. */
+static rslot *slot_ahead(rworker *w, size_t k)
 {
 	pthread_mutex_lock(&w->mu);
-	while (w->tail - w->head > RING - n)
+	while (w->tail + k + 1 - w->head > RING)
 		pthread_cond_wait(&w->cv, &w->mu);
-	for (size_t k = 0; k < n; k++)
-		s[k] = &w->ring[(w->tail + k) % RING];
 	pthread_mutex_unlock(&w->mu);
+	return &w->ring[(w->tail + k) % RING];
 }
 
-/* Hand the n slots take_slots gave to the writers; without a writer
+/* Hand the next n slots (slot_ahead) to the writers; without a writer
  * thread, write them here. */
 static void post_slots(rworker *w, size_t n)
 {
@@ -907,17 +907,6 @@ static void release_window(rworker *w)
 	for (size_t i = 0; i < w->nbufs; i++)
 		strata_free(w->bufs[i]);
 	w->npl = w->nbufs = 0;
-}
-
-/* The slot of the k-th item past those handed to the writers: it waits
- * for them to free it. */
-static rslot *slot_ahead(rworker *w, size_t k)
-{
-	pthread_mutex_lock(&w->mu);
-	while (w->tail + k + 1 - w->head > RING)
-		pthread_cond_wait(&w->cv, &w->mu);
-	pthread_mutex_unlock(&w->mu);
-	return &w->ring[(w->tail + k) % RING];
 }
 
 /* Decodes item i into s. Whether its id is to be checked: not when it
@@ -1059,8 +1048,7 @@ static void *restore_work(void *arg)
 			prefetch_window(x, i - ahead);
 		run_window(w, x->wins[i], x->wins[i + 1]);
 	}
-	rslot *end;
-	take_slots(w, &end, 1);
+	rslot *end = slot_ahead(w, 0);
 	end->item = SIZE_MAX;
 	post_slots(w, 1);
 	for (int i = 0; i < w->writers; i++)

@@ -11,3 +11,10 @@ int strata_backend_open(strata_backend **out, const char *location, int create)
 		return strata_backend_s3_open(out, location, create);
 	return strata_backend_local_open(out, location, create);
 }
+
+int64_t strata_backend_changed(const char *location, const char *prefix)
+{
+	if (!strncmp(location, "s3://", 5))
+		return INT64_MAX; /* a LIST request: not cheap */
+	return strata_backend_local_changed(location, prefix);
+}

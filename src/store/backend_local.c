@@ -486,3 +486,26 @@ void strata_backend_close(strata_backend *be)
 	if (be)
 		be->ops->close(be);
 }
+
+int64_t strata_backend_local_changed(const char *path, const char *prefix)
+{
+	char dir[PATH_MAX];
+	struct stat sb;
+	struct dirent *e;
+	bool any = false;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", path, prefix) >=
+	    sizeof(dir))
+		return INT64_MAX;
+	DIR *d = opendir(dir);
+	if (!d)
+		return INT64_MAX;
+	while (!any && (e = readdir(d)))
+		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	int64_t t =
+	    !any ? INT64_MIN
+	    : fstat(dirfd(d), &sb)
+		? INT64_MAX
+		: (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	closedir(d);
+	return t;
+}

@@ -1,7 +1,8 @@
 /*
  * test_backend.c - unit tests for the local-directory backend
  * (src/store/backend_local.c): the object operations, the size limit on
- * get, listing that hides temporaries, name validation, and deferred puts.
+ * get, listing that hides temporaries, name validation, deferred puts,
+ * and when a prefix last changed (asked without opening the repository).
  */
 #include "unit.h"
 
@@ -329,6 +330,30 @@ static void test_deferred(void **state)
 			 0);
 }
 
+/* No objects: INT64_MIN; after a put: the prefix's time, which a later
+ * put moves on; unknown (missing, S3): INT64_MAX. */
+static void test_changed(void **state)
+{
+	fixture *f = *state;
+	strata_backend *be = f->be;
+	char missing[PATH_MAX];
+	snprintf(missing, sizeof(missing), "%s/no-such", f->dir);
+	assert_true(strata_backend_changed(missing, "snapshots") == INT64_MAX);
+	assert_true(strata_backend_changed("s3://bucket/repo", "snapshots") ==
+		    INT64_MAX);
+	assert_int_equal(be->ops->put(be, "other/x", "x", 1), 0);
+	assert_true(strata_backend_changed(f->dir, "snapshots") == INT64_MAX);
+	assert_int_equal(be->ops->put(be, "snapshots/a1", "a", 1), 0);
+	assert_int_equal(be->ops->del(be, "snapshots/a1"), 0);
+	assert_true(strata_backend_changed(f->dir, "snapshots") == INT64_MIN);
+	assert_int_equal(be->ops->put(be, "snapshots/a2", "a", 1), 0);
+	int64_t t1 = strata_backend_changed(f->dir, "snapshots");
+	assert_true(t1 > INT64_MIN && t1 < INT64_MAX);
+	usleep(20 * 1000);
+	assert_int_equal(be->ops->put(be, "snapshots/a3", "a", 1), 0);
+	assert_true(strata_backend_changed(f->dir, "snapshots") > t1);
+}
+
 static void test_open(void **state)
 {
 	fixture *f = *state;
@@ -362,6 +387,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deferred, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
