@@ -730,10 +730,12 @@ int strata_repo_resolve(strata_repo *r, const char *spec, char **dataset,
 	if (at) {
 		if (at[1] != 'v' || strata_parse_u64(at + 2, &v) || v == 0 ||
 		    v > UINT32_MAX)
-			return strata_error_set(STRATA_EINVAL,
-						"bad version in '%s': write "
-						"NAME@vN, e.g. 'ct@v2'",
-						spec);
+			return strata_error_set(
+			    STRATA_EINVAL,
+			    "bad version in '%s': write NAME@vN, e.g. "
+			    "'%.*s@v1'",
+			    spec, at > spec ? (int)(at - spec) : 2,
+			    at > spec ? spec : "ct");
 	}
 	size_t n = at ? (size_t)(at - spec) : strlen(spec);
 	if (n == 0)

@@ -116,6 +116,12 @@ compare_trees "$WORK/v1copy" "$WORK/r1env/proj" "restore ds@v1 via STRATA_REPO"
 fails -q datasets
 assert_err_contains 'repo' "no -R and no STRATA_REPO: error must mention the repository"
 
+# --- a malformed or missing version names the spelling, with this dataset's name -------
+fails -q -R "$REPO" ls ds@2
+assert_fixed_in "$ERR" "bad version in 'ds@2': write NAME@vN, e.g. 'ds@v1'" "ls ds@2"
+fails -q -R "$REPO" ls ds@v99
+assert_err_contains "no version 99" "ls ds@v99"
+
 # --- unchanged re-ingest ------------------------------------------------------------
 ok -q -R "$REPO" ingest "$P" --dataset ds --layer curated --class deid --json
 cp "$OUT" "$WORK/i3.json"
