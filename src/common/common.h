@@ -195,6 +195,10 @@ int strata_unhex(uint8_t *out, size_t n, const char *hex);
 int strata_parse_u64(const char *s, uint64_t *out);
 uint64_t strata_now_ns(void);
 double strata_mono(void);
+/* A condition variable timed on CLOCK_MONOTONIC, and a wait on it of at
+ * most ms milliseconds (a wake-up may be spurious: callers re-check). */
+void strata_cond_init_mono(pthread_cond_t *c);
+void strata_cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, long ms);
 /* STRATA_TRACE=1: "trace: PHASE SECONDS" (since t0) on stderr. */
 void strata_trace(const char *phase, double t0);
 /* ISO 8601 UTC with seconds: out holds 32 bytes. */

@@ -898,6 +898,7 @@ static int run(strata_repo *r, const char *const *paths, size_t n,
 		g.repo_ino = rsb.st_ino;
 	}
 	pthread_mutex_init(&g.lock, NULL);
+	strata_cond_init_mono(&g.done);
 	pthread_mutex_init(&g.qlock, NULL);
 	pthread_cond_init(&g.qcond, NULL);
 	pthread_mutex_init(&g.ahead_lock, NULL);
@@ -983,6 +984,7 @@ out:
 	repo__metaw_release(&mw);
 	repo__audit_done(r, rc, st->bytes_total);
 	pthread_mutex_destroy(&g.lock);
+	pthread_cond_destroy(&g.done);
 	pthread_mutex_destroy(&g.qlock);
 	pthread_cond_destroy(&g.qcond);
 	pthread_mutex_destroy(&g.ahead_lock);

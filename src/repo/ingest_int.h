@@ -37,6 +37,7 @@ typedef struct ingest {
 	int fatal;
 	char fatal_msg[1024];
 	pthread_mutex_t lock;
+	pthread_cond_t done; /* under lock: every job ended, or fatal set */
 	/* chunks handed from a worker busy with a large file to idle ones */
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;

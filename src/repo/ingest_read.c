@@ -393,6 +393,7 @@ static void set_fatal(ingest *g, int rc)
 		snprintf(g->fatal_msg, sizeof(g->fatal_msg), "%s",
 			 strata_error_msg());
 	}
+	pthread_cond_broadcast(&g->done);
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -414,8 +415,14 @@ static void do_job(worker *w, inode *f)
 			     rc == STRATA_ECHANGED ? " (3 attempts)" : "");
 		f->failed = true;
 	}
-	__atomic_add_fetch(&g->files_done, 1, __ATOMIC_RELAXED);
+	uint64_t ended =
+	    __atomic_add_fetch(&g->files_done, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&f->done, 1, __ATOMIC_RELEASE);
+	if (ended == g->njobs) {
+		pthread_mutex_lock(&g->lock); /* the main thread waits on it */
+		pthread_cond_broadcast(&g->done);
+		pthread_mutex_unlock(&g->lock);
+	}
 }
 
 /* Each worker seals chunks handed over by others first, then takes the
@@ -656,12 +663,16 @@ int ingest__run_workers(ingest *g)
 	}
 	strata_progress_init(&pr);
 	pr.enabled = pr.enabled && g->o->progress;
+	/* woken as the last job ends, not at the next progress tick */
+	pthread_mutex_lock(&g->lock);
 	while (__atomic_load_n(&g->files_done, __ATOMIC_RELAXED) < g->njobs &&
-	       !__atomic_load_n(&g->fatal, __ATOMIC_RELAXED)) {
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+	       !g->fatal) {
+		strata_cond_wait_ms(&g->done, &g->lock, 50);
+		pthread_mutex_unlock(&g->lock);
 		show_progress(g, &pr);
+		pthread_mutex_lock(&g->lock);
 	}
+	pthread_mutex_unlock(&g->lock);
 	strata_progress_done(&pr);
 join:
 	if (rc)
