@@ -555,7 +555,7 @@ static void test_truncations_plain(void **state)
 static void test_truncations_gz(void **state)
 {
 	(void)state;
-	size_t n;
+	size_t n = 0;
 	put_gz(tpath("g.fastq.gz"), small, 9, true);
 	uint8_t *gz = unit_slurp(tpath("g.fastq.gz"), &n), eof[64];
 	assert_non_null(gz);
@@ -630,7 +630,7 @@ static void test_long_lines(void **state)
 static void test_bad_gzip(void **state)
 {
 	(void)state;
-	size_t n;
+	size_t n = 0;
 	put_gz(tpath("c.fastq.gz"), small, 1 << 20, false);
 	uint8_t *gz = unit_slurp(tpath("c.fastq.gz"), &n);
 	assert_non_null(gz);

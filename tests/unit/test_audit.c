@@ -496,7 +496,7 @@ static void test_tamper_rechain(void **state)
 	build(forged, evil, 3, 10, "nothing to see here");
 	char *fseg = subdir(forged, "log-000001.jsonl");
 	char *fck = subdir(forged, "checkpoints");
-	size_t n;
+	size_t n = 0;
 	uint8_t *p = unit_slurp(fseg, &n);
 	write_bytes(x.seg, p, n);
 	free(p);
@@ -547,7 +547,7 @@ static void test_hostile_bytes(void **state)
 {
 	(void)state;
 	fixture x = fx_new();
-	size_t n;
+	size_t n = 0;
 	uint8_t *orig = unit_slurp(x.seg, &n);
 	uint64_t s = 42;
 	for (int round = 0; round < 300; round++) {
@@ -573,7 +573,7 @@ static void test_hostile_bytes(void **state)
 	/* hostile checkpoint bytes: no crash, and never a false "intact"
 	 * unless the edit hit bits base64 ignores */
 	write_bytes(x.seg, orig, n);
-	size_t cn;
+	size_t cn = 0;
 	uint8_t *ck = unit_slurp(x.ck, &cn);
 	for (int round = 0; round < 200; round++) {
 		uint8_t *p = unit_dup(ck, cn);
@@ -823,7 +823,7 @@ static void test_strange_strings(void **state)
 	assert_int_equal(verify(root, &rep), 0);
 	/* the line is one line of valid UTF-8 */
 	char p[PATH_MAX];
-	size_t n;
+	size_t n = 0;
 	snprintf(p, sizeof(p), "%s/log-000001.jsonl", root);
 	uint8_t *d = unit_slurp(p, &n);
 	assert_non_null(d);
