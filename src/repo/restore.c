@@ -8,6 +8,7 @@
 #include "repo/repo_int.h"
 
 #include <fnmatch.h>
+#include <sanitizer/asan_interface.h> /* no-ops unless built with ASan */
 #include <sys/vfs.h>
 
 typedef struct rjob {
@@ -283,8 +284,12 @@ typedef struct rworker {
 	size_t npl, cappl;
 	size_t *slot; /* item a + i is place slot[i]; SIZE_MAX: no blob */
 	size_t capslot;
-	uint8_t **bufs;
+	uint8_t **bufs; /* a window's reads that did not fit in the arena */
 	size_t nbufs, capbufs;
+	/* A window's reads, one after the other, kept from window to window:
+	 * a fresh 16 MiB buffer per window cost page faults and 20 MiB more
+	 * peak RSS. Only what has been handed out is addressable under ASan. */
+	strata_buf arena; /* len: handed out */
 } rworker;
 
 static void set_fatal(restore_ctx *x, int rc)
@@ -430,8 +435,17 @@ static int collect(rworker *w, size_t a, size_t b)
 	return 0;
 }
 
+/* A buffer of n bytes for the current window, freed with it. */
 static uint8_t *keep_buf(rworker *w, size_t n)
 {
+	strata_buf *a = &w->arena;
+	size_t step = (n + 63) & ~(size_t)63;
+	if (a->ptr && step >= n && a->cap - a->len >= step) {
+		uint8_t *q = a->ptr + a->len;
+		a->len += step;
+		ASAN_UNPOISON_MEMORY_REGION(q, n);
+		return q;
+	}
 	uint8_t *p = strata_malloc(n ? n : 1);
 	if (p &&
 	    strata_grow(&w->bufs, &w->capbufs, w->nbufs, sizeof(*w->bufs))) {
@@ -441,6 +455,18 @@ static uint8_t *keep_buf(rworker *w, size_t n)
 	if (p)
 		w->bufs[w->nbufs++] = p;
 	return p;
+}
+
+/* The arena: a window's stored bytes, the gaps read over between its
+ * blobs and room to spare, on huge pages where the kernel has them.
+ * Without one (no memory), keep_buf allocates each read. */
+static void arena_new(rworker *w)
+{
+	strata_buf *a = &w->arena;
+	size_t cap = (size_t)WINDOW_MAX + ((size_t)4 << 20);
+	if (strata_buf_alloc_huge(a, cap, cap))
+		return; /* not an error: reads are allocated one by one */
+	ASAN_POISON_MEMORY_REGION(a->ptr, a->cap);
 }
 
 static void place_failed(rplace *pl, int rc)
@@ -907,6 +933,9 @@ static void release_window(rworker *w)
 	for (size_t i = 0; i < w->nbufs; i++)
 		strata_free(w->bufs[i]);
 	w->npl = w->nbufs = 0;
+	if (w->arena.ptr)
+		ASAN_POISON_MEMORY_REGION(w->arena.ptr, w->arena.cap);
+	w->arena.len = 0;
 }
 
 /* Decodes item i into s. Whether its id is to be checked: not when it
@@ -1103,6 +1132,7 @@ static int run_restore(restore_ctx *x, bool progress)
 	for (int i = 0; i < nt; i++) {
 		ws[i].x = x;
 		ws[i].from_back = i % 2;
+		arena_new(&ws[i]);
 		if ((rc = strata_codec_new(&ws[i].c, &x->r->keys, 1)) ||
 		    (rc = strata_hmac_new(&ws[i].h, x->r->keys.id_key, 32)) ||
 		    (rc = strata_sha256_lanes_new(&ws[i].lanes)))
@@ -1144,6 +1174,10 @@ out:
 		strata_codec_free(ws[i].c);
 		strata_hmac_free(ws[i].h);
 		strata_sha256_lanes_free(ws[i].lanes);
+		if (ws[i].arena.ptr)
+			ASAN_UNPOISON_MEMORY_REGION(ws[i].arena.ptr,
+						    ws[i].arena.cap);
+		strata_buf_release(&ws[i].arena);
 		for (int k = 0; k < RING; k++)
 			strata_free(ws[i].ring[k].buf);
 		strata_free(ws[i].pl);
