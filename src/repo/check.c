@@ -8,6 +8,20 @@
  */
 #include "repo/repo_int.h"
 
+#define CHECKERS_MAX 8
+/* packs asked of the store ahead of the one being checked */
+#define CHECK_AHEAD 2
+
+/* One pack object: checked by one checker, its problems reported in
+ * pack order once every pack before it is done. */
+typedef struct pack_job {
+	char *name;
+	uint64_t size;
+	char **msgs;
+	size_t nmsgs, capmsgs;
+	bool done;
+} pack_job;
+
 typedef struct check_ctx {
 	strata_repo *r;
 	bool read_data;
@@ -18,7 +32,21 @@ typedef struct check_ctx {
 	bool *pack_seen;  /* per index pack number: pack object exists */
 	strata_progress pr;
 	int rc;
+	/* the packs, checked by several threads: under lock */
+	pthread_mutex_t lock;
+	pack_job *jobs;
+	size_t njobs, capjobs, next, reported;
 } check_ctx;
+
+/* A checker thread's own decoder, id key and buffer, and its pack. */
+typedef struct checker {
+	check_ctx *x;
+	pthread_t th;
+	strata_codec *codec;
+	strata_hmac *hmac;
+	strata_buf plain;
+	pack_job *job;
+} checker;
 
 static int problem(check_ctx *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -42,6 +70,37 @@ static void mark_bad(check_ctx *x, const uint8_t id[32])
 	strata_index_add(&x->bad, &e, 0);
 }
 
+/* A problem with the checker's pack, reported once the packs before it
+ * are done (out of memory: reported at once, out of order). */
+static void pack_problem(checker *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void pack_problem(checker *k, const char *fmt, ...)
+{
+	pack_job *j = k->job;
+	char msg[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	char *m = strata_strdup(msg);
+	if (m &&
+	    !strata_grow(&j->msgs, &j->capmsgs, j->nmsgs, sizeof(*j->msgs))) {
+		j->msgs[j->nmsgs++] = m;
+		return;
+	}
+	strata_free(m);
+	pthread_mutex_lock(&k->x->lock);
+	problem(k->x, "%s", msg);
+	pthread_mutex_unlock(&k->x->lock);
+}
+
+static void mark_bad_locked(check_ctx *x, const uint8_t id[32])
+{
+	pthread_mutex_lock(&x->lock);
+	mark_bad(x, id);
+	pthread_mutex_unlock(&x->lock);
+}
+
 /* Pack number of `pid` in the index, or -1. */
 static long pack_no(check_ctx *x, const uint8_t pid[32])
 {
@@ -51,63 +110,61 @@ static long pack_no(check_ctx *x, const uint8_t pid[32])
 	return -1;
 }
 
-static int verify_blobs(check_ctx *x, const char *name, const uint8_t *data,
-			size_t len, const strata_pack_entry *e, size_t n,
-			strata_buf *plain)
+static void verify_blobs(checker *k, const uint8_t *data, size_t len,
+			 const strata_pack_entry *e, size_t n)
 {
+	check_ctx *x = k->x;
 	uint8_t h[32];
 	for (size_t i = 0; i < n; i++) {
-		x->rep->blobs++;
 		if ((uint64_t)e[i].offset + e[i].length > len ||
-		    strata_codec_open(x->r->codec, plain, data + e[i].offset,
+		    strata_codec_open(k->codec, &k->plain, data + e[i].offset,
 				      e[i].length, e[i].raw_len)) {
-			mark_bad(x, e[i].id);
-			problem(x,
-				"pack '%s': blob %u fails authentication "
-				"(damaged)",
-				name, (unsigned)i);
+			mark_bad_locked(x, e[i].id);
+			pack_problem(k,
+				     "pack '%s': blob %u fails authentication "
+				     "(damaged)",
+				     k->job->name, (unsigned)i);
 			continue;
 		}
-		strata_blob_id(x->r->hmac, h, plain->ptr, plain->len);
-		if (memcmp(h, e[i].id, 32) || plain->len != e[i].raw_len) {
-			mark_bad(x, e[i].id);
-			problem(x, "pack '%s': blob %u does not match its id",
-				name, (unsigned)i);
+		strata_blob_id(k->hmac, h, k->plain.ptr, k->plain.len);
+		if (memcmp(h, e[i].id, 32) || k->plain.len != e[i].raw_len) {
+			mark_bad_locked(x, e[i].id);
+			pack_problem(k,
+				     "pack '%s': blob %u does not match its id",
+				     k->job->name, (unsigned)i);
 		}
 	}
-	return 0;
 }
 
-static int check_pack(const char *name, uint64_t size, void *payload)
+/* Check k->job: its table against the index, and with --read-data every
+ * blob against its id. Returns the number of blobs read and checked. */
+static size_t check_pack(checker *k)
 {
-	check_ctx *x = payload;
+	check_ctx *x = k->x;
+	const char *name = k->job->name;
 	strata_pack_entry *e = NULL;
 	size_t n = 0;
 	uint8_t pid[32];
 	const char *hex = strrchr(name, '/');
-	x->rep->packs++;
-	if (strata_progress_due(&x->pr))
-		strata_progress_show(
-		    &x->pr, "check: %" PRIu64 " packs, %" PRIu64 " MiB read",
-		    x->rep->packs, x->rep->bytes_read >> 20);
-	if (!hex || strata_unhex(pid, 32, hex + 1))
-		return problem(x, "unexpected object '%s' among the packs",
-			       name);
+	if (!hex || strata_unhex(pid, 32, hex + 1)) {
+		pack_problem(k, "unexpected object '%s' among the packs", name);
+		return 0;
+	}
 	long pn = pack_no(x, pid);
 	if (pn < 0) {
 		/* written by an ingest that was interrupted before its index:
 		 * harmless, and reclaimable by a future prune */
 		return 0;
 	}
-	x->pack_seen[pn] = true;
-	int rc =
-	    strata_pack_read_table(x->r->be, x->r->codec, name, size, &e, &n);
-	if (rc) {
+	x->pack_seen[pn] = true; /* one element per pack: no two threads */
+	if (strata_pack_read_table(x->r->be, k->codec, name, k->job->size, &e,
+				   &n)) {
+		pack_problem(k, "%s", strata_error_msg());
 		/* every blob the index places in this pack is suspect */
 		for (size_t i = 0; i <= x->r->ix.mask; i++)
 			if (x->r->ix.slots[i].pack == (uint32_t)pn)
-				mark_bad(x, x->r->ix.slots[i].id);
-		return problem(x, "%s", strata_error_msg());
+				mark_bad_locked(x, x->r->ix.slots[i].id);
+		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const strata_index_ent *s =
@@ -115,32 +172,157 @@ static int check_pack(const char *name, uint64_t size, void *payload)
 		if (!s ||
 		    (s->pack == (uint32_t)pn &&
 		     (s->offset != e[i].offset || s->length != e[i].length)))
-			problem(x,
-				"pack '%s': blob %zu disagrees with the index",
-				name, i);
+			pack_problem(
+			    k, "pack '%s': blob %zu disagrees with the index",
+			    name, i);
 	}
+	size_t checked = 0;
 	if (x->read_data) {
 		uint8_t *data = NULL;
-		size_t len;
-		strata_buf plain = STRATA_BUF_INIT;
-		plain.limit = STRATA_BLOB_MAX;
-		if ((rc = x->r->be->ops->get(x->r->be, name, (size_t)1 << 32,
-					     &data, &len))) {
-			problem(x, "%s", strata_error_msg());
+		size_t len = 0;
+		if (x->r->be->ops->get(x->r->be, name, (size_t)1 << 32, &data,
+				       &len)) {
+			pack_problem(k, "%s", strata_error_msg());
 		} else {
-			x->rep->bytes_read += len;
+			__atomic_add_fetch(&x->rep->bytes_read, (uint64_t)len,
+					   __ATOMIC_RELAXED);
 			if (!strata_pack_name_matches(pid, data, len))
-				problem(x,
-					"pack '%s' does not match its name "
-					"(its bytes changed)",
-					name);
-			verify_blobs(x, name, data, len, e, n, &plain);
+				pack_problem(k,
+					     "pack '%s' does not match its "
+					     "name (its bytes changed)",
+					     name);
+			verify_blobs(k, data, len, e, n);
+			checked = n;
 		}
 		strata_free(data);
-		strata_buf_release(&plain);
 	}
 	strata_free(e);
+	return checked;
+}
+
+/* Under x->lock: the problems of every pack done since the last call, in
+ * pack order. A callback that asks to stop ends the check. */
+static void report_done(check_ctx *x)
+{
+	while (x->reported < x->njobs && x->jobs[x->reported].done) {
+		pack_job *j = &x->jobs[x->reported++];
+		for (size_t i = 0; i < j->nmsgs; i++) {
+			int rc = problem(x, "%s", j->msgs[i]);
+			if (rc && !x->rc)
+				x->rc = rc;
+			strata_free(j->msgs[i]);
+		}
+		strata_free(j->msgs);
+		j->msgs = NULL;
+		j->nmsgs = 0;
+	}
+	if (strata_progress_due(&x->pr))
+		strata_progress_show(
+		    &x->pr, "check: %" PRIu64 " packs, %" PRIu64 " MiB read",
+		    x->rep->packs,
+		    __atomic_load_n(&x->rep->bytes_read, __ATOMIC_RELAXED) >>
+			20);
+}
+
+/* Ask the store for pack i's bytes, to be read soon. */
+static void prefetch_pack(check_ctx *x, size_t i)
+{
+	strata_backend *be = x->r->be;
+	if (x->read_data && be->ops->prefetch && i < x->njobs)
+		be->ops->prefetch(be, x->jobs[i].name, 0,
+				  (size_t)x->jobs[i].size);
+}
+
+static void *checker_run(void *arg)
+{
+	checker *k = arg;
+	check_ctx *x = k->x;
+	pthread_mutex_lock(&x->lock);
+	while (!x->rc && x->next < x->njobs) {
+		size_t i = x->next++;
+		k->job = &x->jobs[i];
+		pthread_mutex_unlock(&x->lock);
+		prefetch_pack(x, i + CHECK_AHEAD);
+		size_t blobs = check_pack(k);
+		pthread_mutex_lock(&x->lock);
+		x->rep->packs++;
+		x->rep->blobs += blobs;
+		k->job->done = true;
+		report_done(x);
+	}
+	pthread_mutex_unlock(&x->lock);
+	return NULL;
+}
+
+static int collect_pack(const char *name, uint64_t size, void *payload)
+{
+	check_ctx *x = payload;
+	if (strata_grow(&x->jobs, &x->capjobs, x->njobs, sizeof(*x->jobs)))
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	pack_job *j = &x->jobs[x->njobs];
+	memset(j, 0, sizeof(*j));
+	if (!(j->name = strata_strdup(name)))
+		return strata_error_set(STRATA_ENOMEM, "out of memory");
+	j->size = size;
+	x->njobs++;
 	return 0;
+}
+
+/* STRATA_CHECK_THREADS, else one per CPU up to 4: reading packs and
+ * verifying their blobs overlap. */
+static int check_threads(void)
+{
+	const char *v = getenv("STRATA_CHECK_THREADS");
+	uint64_t n;
+	if (v && *v) {
+		if (!strata_parse_u64(v, &n) && n >= 1 && n <= CHECKERS_MAX)
+			return (int)n;
+		strata_warn("STRATA_CHECK_THREADS is '%s': use 1 to %d; "
+			    "using the default",
+			    v, CHECKERS_MAX);
+	}
+	long c = sysconf(_SC_NPROCESSORS_ONLN);
+	return c < 1 ? 1 : c > 4 ? 4 : (int)c;
+}
+
+/* Every pack object: listed, then checked by several threads. */
+static int check_packs(check_ctx *x)
+{
+	checker ks[CHECKERS_MAX];
+	int rc = x->r->be->ops->list(x->r->be, "data/", collect_pack, x);
+	int nt = check_threads(), started = 0;
+	if (rc)
+		return rc;
+	if ((size_t)nt > x->njobs)
+		nt = x->njobs ? (int)x->njobs : 1;
+	memset(ks, 0, sizeof(ks));
+	for (int i = 0; i < nt && !rc; i++) {
+		ks[i].x = x;
+		ks[i].plain.limit = STRATA_BLOB_MAX;
+		rc = strata_codec_new(&ks[i].codec, &x->r->keys,
+				      x->r->zstd_level);
+		if (!rc)
+			rc =
+			    strata_hmac_new(&ks[i].hmac, x->r->keys.id_key, 32);
+	}
+	for (size_t i = 0; !rc && i < CHECK_AHEAD; i++)
+		prefetch_pack(x, i);
+	/* the first checker is this thread */
+	for (int i = 1; !rc && i < nt; i++) {
+		if (pthread_create(&ks[i].th, NULL, checker_run, &ks[i]))
+			break; /* fewer threads: the others do the rest */
+		started = i;
+	}
+	if (!rc)
+		checker_run(&ks[0]);
+	for (int i = 1; i <= started; i++)
+		pthread_join(ks[i].th, NULL);
+	for (int i = 0; i < nt; i++) {
+		strata_codec_free(ks[i].codec);
+		strata_hmac_free(ks[i].hmac);
+		strata_buf_release(&ks[i].plain);
+	}
+	return rc ? rc : x->rc;
 }
 
 /* ---- walking versions: missing blobs, and which files are affected ---- */
@@ -275,6 +457,7 @@ int strata_repo_check(strata_repo *r, bool read_data, bool progress,
 	x.rep = rep;
 	strata_progress_init(&x.pr);
 	x.pr.enabled = x.pr.enabled && progress;
+	pthread_mutex_init(&x.lock, NULL);
 	/* verifying every byte is an auditor's job: the 'audit' grant */
 	if ((rc = repo__gate_manage(r, STRATA_ACT_AUDIT, "check", NULL)))
 		return rc;
@@ -289,7 +472,7 @@ int strata_repo_check(strata_repo *r, bool read_data, bool progress,
 	for (size_t i = 0; i < r->nbad_indexes; i++)
 		problem(&x, "%s", r->bad_indexes[i]);
 	if ((rc = r->be->ops->list(r->be, "index/", count_index, &x)) ||
-	    (rc = r->be->ops->list(r->be, "data/", check_pack, &x)))
+	    (rc = check_packs(&x)))
 		goto out;
 	for (size_t i = 0; i < r->ix.npacks; i++) {
 		char name[128];
@@ -313,6 +496,14 @@ int strata_repo_check(strata_repo *r, bool read_data, bool progress,
 		rc = walk_versions(&x, &l, true);
 	strata_progress_done(&x.pr);
 out:
+	for (size_t i = 0; i < x.njobs; i++) {
+		for (size_t k = 0; k < x.jobs[i].nmsgs; k++)
+			strata_free(x.jobs[i].msgs[k]);
+		strata_free(x.jobs[i].msgs);
+		strata_free(x.jobs[i].name);
+	}
+	strata_free(x.jobs);
+	pthread_mutex_destroy(&x.lock);
 	strata_free(l.ids);
 	strata_free(x.pack_seen);
 	strata_index_release(&x.bad);

@@ -195,3 +195,27 @@ run_st -q -R "$REPO" check --read-data --json
 [ "$RC" = 1 ] || { show_last check --read-data --json; die "check --read-data after flipping a byte in a pack trailer: exit $RC, expected 1"; }
 json_check "$OUT" "any('$PACKID' in e for e in j['errors']) and len(j['damaged']) >= 1" \
     "check --read-data names the pack whose trailer changed, and the files in it"
+
+# --- 5. several damaged packs, checked by several threads ------------------------------
+# Packs are checked in parallel; problems are still reported in the order of the packs,
+# so the report is the same whatever the number of threads.
+restore_pristine
+NPACKS=0
+while IFS= read -r p; do
+    flip_byte "$p" $(($(stat -c %s "$p") / 2))
+    changed "$p"
+    NPACKS=$((NPACKS + 1))
+done < <(find "$RDIR/data" -type f -size +1k | sort | head -n 3)
+[ "$NPACKS" -ge 2 ] || die "need at least 2 packs to damage, found $NPACKS"
+for t in 1 4; do
+    set +e
+    STRATA_CHECK_THREADS=$t "$STRATA" -q -R "$REPO" check --read-data >"$WORK/par$t.out" 2>"$WORK/par$t.err"
+    rc=$?; set -e
+    [ "$rc" = 1 ] || { cat "$WORK/par$t.err" >&2; die "check --read-data with $t threads after damaging $NPACKS packs: exit $rc, expected 1"; }
+    STRATA_CHECK_THREADS=$t "$STRATA" -q -R "$REPO" check --read-data --json >"$WORK/par$t.json" 2>/dev/null || true
+done
+n=$(grep -c "fails authentication" "$WORK/par1.err" "$WORK/par1.out" | awk -F: '{s += $2} END {print s}')
+[ "$n" -ge "$NPACKS" ] || die "check --read-data reported $n damaged blobs for $NPACKS damaged packs"
+cmp -s "$WORK/par1.err" "$WORK/par4.err" && cmp -s "$WORK/par1.out" "$WORK/par4.out" ||
+    { diff "$WORK/par1.err" "$WORK/par4.err" >&2; die "check --read-data reports differ between 1 and 4 threads"; }
+cmp -s "$WORK/par1.json" "$WORK/par4.json" || die "check --read-data --json differs between 1 and 4 threads"
