@@ -30,6 +30,7 @@ typedef struct check_ctx {
 	strata_check_report *rep;
 	strata_index bad; /* ids of damaged or missing blobs (a set) */
 	bool *pack_seen;  /* per index pack number: pack object exists */
+	uint32_t *by_id;  /* index pack numbers sorted by id (pack_no) */
 	strata_progress pr;
 	int rc;
 	/* the packs, checked by several threads: under lock */
@@ -101,12 +102,47 @@ static void mark_bad_locked(check_ctx *x, const uint8_t id[32])
 	pthread_mutex_unlock(&x->lock);
 }
 
+static int by_pack_id(const void *a, const void *b, void *ix)
+{
+	const strata_index *x = ix;
+	return memcmp(x->packs[*(const uint32_t *)a],
+		      x->packs[*(const uint32_t *)b], 32);
+}
+
+/* The index's pack numbers sorted by pack id, for pack_no; NULL without
+ * memory (pack_no then scans). */
+static uint32_t *packs_by_id(const strata_index *ix)
+{
+	uint32_t *v = strata_calloc(ix->npacks + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < ix->npacks; i++)
+		v[i] = (uint32_t)i;
+	qsort_r(v, ix->npacks, sizeof(*v), by_pack_id, (void *)ix);
+	return v;
+}
+
 /* Pack number of `pid` in the index, or -1. */
 static long pack_no(check_ctx *x, const uint8_t pid[32])
 {
-	for (size_t i = 0; i < x->r->ix.npacks; i++)
-		if (!memcmp(x->r->ix.packs[i], pid, 32))
-			return (long)i;
+	const strata_index *ix = &x->r->ix;
+	if (!x->by_id) {
+		for (size_t i = 0; i < ix->npacks; i++)
+			if (!memcmp(ix->packs[i], pid, 32))
+				return (long)i;
+		return -1;
+	}
+	size_t lo = 0, hi = ix->npacks;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(ix->packs[x->by_id[mid]], pid, 32);
+		if (!c)
+			return (long)x->by_id[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return -1;
 }
 
@@ -293,6 +329,7 @@ static int check_packs(check_ctx *x)
 	int nt = check_threads(), started = 0;
 	if (rc)
 		return rc;
+	x->by_id = packs_by_id(&x->r->ix);
 	if ((size_t)nt > x->njobs)
 		nt = x->njobs ? (int)x->njobs : 1;
 	memset(ks, 0, sizeof(ks));
@@ -503,6 +540,7 @@ out:
 		strata_free(x.jobs[i].name);
 	}
 	strata_free(x.jobs);
+	strata_free(x.by_id);
 	pthread_mutex_destroy(&x.lock);
 	strata_free(l.ids);
 	strata_free(x.pack_seen);
