@@ -241,6 +241,9 @@ void strata_json_end(strata_json *j); /* final newline */
 /* ---- logging and progress ---- */
 extern int strata_quiet;
 void strata_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A thread count from environment variable `var`: 1 to max, else `def`
+ * (with a warning when it is set to something else). */
+int strata_env_threads(const char *var, int max, int def);
 /* Progress line on a terminal: redraws at most 5 times a second. */
 typedef struct strata_progress {
 	bool enabled;

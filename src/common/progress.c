@@ -21,6 +21,18 @@ void strata_warn(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int strata_env_threads(const char *var, int max, int def)
+{
+	const char *v = getenv(var);
+	uint64_t n;
+	if (!v || !*v)
+		return def;
+	if (!strata_parse_u64(v, &n) && n >= 1 && n <= (uint64_t)max)
+		return (int)n;
+	strata_warn("%s is '%s': use 1 to %d; using the default", var, v, max);
+	return def;
+}
+
 void strata_progress_init(strata_progress *p)
 {
 	struct winsize ws;

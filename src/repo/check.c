@@ -308,17 +308,11 @@ static int collect_pack(const char *name, uint64_t size, void *payload)
  * verifying their blobs overlap. */
 static int check_threads(void)
 {
-	const char *v = getenv("STRATA_CHECK_THREADS");
-	uint64_t n;
-	if (v && *v) {
-		if (!strata_parse_u64(v, &n) && n >= 1 && n <= CHECKERS_MAX)
-			return (int)n;
-		strata_warn("STRATA_CHECK_THREADS is '%s': use 1 to %d; "
-			    "using the default",
-			    v, CHECKERS_MAX);
-	}
 	long c = sysconf(_SC_NPROCESSORS_ONLN);
-	return c < 1 ? 1 : c > 4 ? 4 : (int)c;
+	return strata_env_threads("STRATA_CHECK_THREADS", CHECKERS_MAX,
+				  c < 1	  ? 1
+				  : c > 4 ? 4
+					  : (int)c);
 }
 
 /* Every pack object: listed, then checked by several threads. */

@@ -1107,16 +1107,8 @@ static int by_place(const void *a, const void *b, void *ix)
  * latency of requests matters more there than CPU). */
 static int restore_threads(const strata_repo *r)
 {
-	const char *v = getenv("STRATA_RESTORE_THREADS");
-	uint64_t n;
-	if (v && *v) {
-		if (!strata_parse_u64(v, &n) && n >= 1 && n <= THREADS_MAX)
-			return (int)n;
-		strata_warn("STRATA_RESTORE_THREADS is '%s': use 1 to %d; "
-			    "using the default",
-			    v, THREADS_MAX);
-	}
-	return strncmp(r->be->location, "s3://", 5) ? 2 : 4;
+	return strata_env_threads("STRATA_RESTORE_THREADS", THREADS_MAX,
+				  strncmp(r->be->location, "s3://", 5) ? 2 : 4);
 }
 
 static int run_restore(restore_ctx *x, bool progress)

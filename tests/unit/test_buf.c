@@ -277,6 +277,30 @@ static void test_parse_u64_space_minus(void **state)
 	}
 }
 
+/* Thread counts from the environment: 1..max taken, anything else (unset,
+ * empty, 0, too many, not a number, negative) gives the default. */
+static void test_env_threads(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *v; /* NULL: unset */
+		int want;
+	} cases[] = {{NULL, 3}, {"", 3},  {"1", 1},  {"8", 8},	{"9", 3},
+		     {"0", 3},	{"x", 3}, {"-2", 3}, {"4x", 3}, {" 5", 3}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].v)
+			setenv("STRATA_TEST_THREADS", cases[i].v, 1);
+		else
+			unsetenv("STRATA_TEST_THREADS");
+		int got = strata_env_threads("STRATA_TEST_THREADS", 8, 3);
+		if (got != cases[i].want)
+			fail_msg("STRATA_TEST_THREADS='%s': got %d, want %d",
+				 cases[i].v ? cases[i].v : "(unset)", got,
+				 cases[i].want);
+	}
+	unsetenv("STRATA_TEST_THREADS");
+}
+
 /* THPeligible of the mapping holding address a in /proc/self/smaps: 1,
  * 0, or -1 if it cannot be told. */
 static int thp_eligible(uintptr_t a)
@@ -387,6 +411,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_u64),
 	    cmocka_unit_test(test_parse_u64_space_minus),
 	    cmocka_unit_test(test_alloc_fail),
+	    cmocka_unit_test(test_env_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
