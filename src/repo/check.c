@@ -488,7 +488,6 @@ int strata_repo_check(strata_repo *r, bool read_data, bool progress,
 	x.rep = rep;
 	strata_progress_init(&x.pr);
 	x.pr.enabled = x.pr.enabled && progress;
-	pthread_mutex_init(&x.lock, NULL);
 	/* verifying every byte is an auditor's job: the 'audit' grant */
 	if ((rc = repo__gate_manage(r, STRATA_ACT_AUDIT, "check", NULL)))
 		return rc;
@@ -496,6 +495,7 @@ int strata_repo_check(strata_repo *r, bool read_data, bool progress,
 		repo__audit_done(r, rc, 0);
 		return rc;
 	}
+	pthread_mutex_init(&x.lock, NULL); /* destroyed at out */
 	if (!(x.pack_seen = strata_calloc(r->ix.npacks + 1, sizeof(bool)))) {
 		rc = strata_error_set(STRATA_ENOMEM, "out of memory");
 		goto out;

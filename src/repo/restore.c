@@ -53,6 +53,7 @@ typedef struct restore_ctx {
 	size_t ndirs, capdirs;
 	uint64_t done;
 	pthread_mutex_t lock;
+	pthread_cond_t all_done; /* under lock: every job done, or fatal */
 	/* a job's file is created under open_lock[job % OPEN_LOCKS], so that
 	 * slow creates of different files overlap */
 	pthread_mutex_t open_lock[16];
@@ -300,6 +301,7 @@ static void set_fatal(restore_ctx *x, int rc)
 		snprintf(x->fatal_msg, sizeof(x->fatal_msg), "%s",
 			 strata_error_msg());
 	}
+	pthread_cond_broadcast(&x->all_done);
 	pthread_mutex_unlock(&x->lock);
 }
 
@@ -852,7 +854,11 @@ static void finish_job(restore_ctx *x, rjob *j)
 		x->st->bytes += j->n.size;
 		pthread_mutex_unlock(&x->lock);
 	}
-	__atomic_add_fetch(&x->done, 1, __ATOMIC_RELAXED);
+	if (__atomic_add_fetch(&x->done, 1, __ATOMIC_RELAXED) == x->njobs) {
+		pthread_mutex_lock(&x->lock); /* the main thread waits on it */
+		pthread_cond_broadcast(&x->all_done);
+		pthread_mutex_unlock(&x->lock);
+	}
 }
 
 /* Write (or skip, if its file failed) the chunk of slot s, and finish
@@ -1146,16 +1152,20 @@ static int run_restore(restore_ctx *x, bool progress)
 		prefetch_window(x, x->nwins - 1 - i);
 	strata_progress_init(&pr);
 	pr.enabled = pr.enabled && progress;
+	/* woken as the last file is finished, not at the next progress tick */
+	pthread_mutex_lock(&x->lock);
 	while (__atomic_load_n(&x->done, __ATOMIC_RELAXED) < x->njobs &&
-	       !__atomic_load_n(&x->fatal, __ATOMIC_RELAXED)) {
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+	       !x->fatal) {
+		strata_cond_wait_ms(&x->all_done, &x->lock, 50);
+		pthread_mutex_unlock(&x->lock);
 		if (strata_progress_due(&pr))
 			strata_progress_show(
 			    &pr, "restore: %" PRIu64 "/%zu files",
 			    __atomic_load_n(&x->done, __ATOMIC_RELAXED),
 			    x->njobs);
+		pthread_mutex_lock(&x->lock);
 	}
+	pthread_mutex_unlock(&x->lock);
 	strata_progress_done(&pr);
 out:
 	if (rc) /* let started workers stop at their next window */
@@ -1208,6 +1218,7 @@ int strata_repo_restore(strata_repo *r, const char *spec, const char *dest,
 	x.st = st;
 	x.verify = flags & STRATA_RESTORE_VERIFY;
 	pthread_mutex_init(&x.lock, NULL);
+	strata_cond_init_mono(&x.all_done);
 	for (size_t i = 0; i < OPEN_LOCKS; i++)
 		pthread_mutex_init(&x.open_lock[i], NULL);
 	int rc = repo__gate_read(r, "restore", spec, NULL);
@@ -1268,6 +1279,7 @@ done:
 	strata_buf_release(&x.rel);
 	strata_buf_release(&x.dst);
 	pthread_mutex_destroy(&x.lock);
+	pthread_cond_destroy(&x.all_done);
 	for (size_t i = 0; i < OPEN_LOCKS; i++)
 		pthread_mutex_destroy(&x.open_lock[i]);
 	st->seconds = strata_mono() - t0;
