@@ -193,13 +193,35 @@ static size_t check_pack(checker *k)
 		return 0;
 	}
 	x->pack_seen[pn] = true; /* one element per pack: no two threads */
-	if (strata_pack_read_table(x->r->be, k->codec, name, k->job->size, &e,
-				   &n)) {
+	/* With --read-data the whole pack is read once and its table taken
+	 * from those bytes; else only the table is read. */
+	uint8_t *data = NULL;
+	size_t len = 0;
+	char get_err[1024] = "";
+	int rc = 0;
+	if (x->read_data) {
+		if (x->r->be->ops->get(x->r->be, name, (size_t)1 << 32, &data,
+				       &len))
+			snprintf(get_err, sizeof(get_err), "%s",
+				 strata_error_msg());
+		else
+			__atomic_add_fetch(&x->rep->bytes_read, (uint64_t)len,
+					   __ATOMIC_RELAXED);
+	}
+	if (data)
+		rc = strata_pack_table_of(k->codec, name, data, len, &e, &n);
+	else
+		rc = strata_pack_read_table(x->r->be, k->codec, name,
+					    k->job->size, &e, &n);
+	if (rc) {
 		pack_problem(k, "%s", strata_error_msg());
 		/* every blob the index places in this pack is suspect */
 		for (size_t i = 0; i <= x->r->ix.mask; i++)
 			if (x->r->ix.slots[i].pack == (uint32_t)pn)
 				mark_bad_locked(x, x->r->ix.slots[i].id);
+		if (*get_err)
+			pack_problem(k, "%s", get_err);
+		strata_free(data);
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -213,25 +235,18 @@ static size_t check_pack(checker *k)
 			    name, i);
 	}
 	size_t checked = 0;
-	if (x->read_data) {
-		uint8_t *data = NULL;
-		size_t len = 0;
-		if (x->r->be->ops->get(x->r->be, name, (size_t)1 << 32, &data,
-				       &len)) {
-			pack_problem(k, "%s", strata_error_msg());
-		} else {
-			__atomic_add_fetch(&x->rep->bytes_read, (uint64_t)len,
-					   __ATOMIC_RELAXED);
-			if (!strata_pack_name_matches(pid, data, len))
-				pack_problem(k,
-					     "pack '%s' does not match its "
-					     "name (its bytes changed)",
-					     name);
-			verify_blobs(k, data, len, e, n);
-			checked = n;
-		}
-		strata_free(data);
+	if (*get_err) {
+		pack_problem(k, "%s", get_err);
+	} else if (data) {
+		if (!strata_pack_name_matches(pid, data, len))
+			pack_problem(k,
+				     "pack '%s' does not match its name (its "
+				     "bytes changed)",
+				     name);
+		verify_blobs(k, data, len, e, n);
+		checked = n;
 	}
+	strata_free(data);
 	strata_free(e);
 	return checked;
 }

@@ -168,41 +168,75 @@ void strata_pack_name(char *out, size_t n, const uint8_t id[32])
 	snprintf(out, n, "data/%.2s/%s", hex, hex);
 }
 
+/* The sealed table's length from a pack's footer, checked against the
+ * pack's size. */
+static int table_len(const char *name, uint64_t size,
+		     const uint8_t foot[STRATA_PACK_FOOTER], uint32_t *tlen)
+{
+	*tlen = strata_get_le32(foot);
+	if (memcmp(foot + 4, STRATA_PACK_MAGIC, 8) ||
+	    *tlen > size - STRATA_PACK_FOOTER || *tlen > MAX_TABLE)
+		return strata_error_set(STRATA_ECORRUPT,
+					"pack '%s' has a damaged footer", name);
+	return 0;
+}
+
+/* Decrypt and parse the sealed table found at toff. */
+static int open_table(strata_codec *c, const char *name, const uint8_t *sealed,
+		      uint32_t tlen, uint64_t toff, strata_pack_entry **out,
+		      size_t *count)
+{
+	strata_buf plain = STRATA_BUF_INIT;
+	plain.limit = MAX_TABLE;
+	int rc = strata_codec_open(c, &plain, sealed, tlen, MAX_TABLE);
+	if (rc)
+		strata_error_prefix(rc, "pack '%s' table: ", name);
+	else if ((rc = strata_pack_parse_table(plain.ptr, plain.len, toff, out,
+					       count)))
+		strata_error_prefix(rc, "pack '%s': ", name);
+	strata_buf_release(&plain);
+	return rc;
+}
+
+static int too_short(const char *name, uint64_t size)
+{
+	if (size >= STRATA_PACK_FOOTER + STRATA_BLOB_OVERHEAD)
+		return 0;
+	return strata_error_set(STRATA_ECORRUPT,
+				"pack '%s' is too short (%" PRIu64 " bytes)",
+				name, size);
+}
+
 int strata_pack_read_table(strata_backend *be, strata_codec *c,
 			   const char *name, uint64_t size,
 			   strata_pack_entry **out, size_t *count)
 {
 	uint8_t foot[STRATA_PACK_FOOTER];
-	strata_buf plain = STRATA_BUF_INIT;
 	uint8_t *sealed = NULL;
+	uint32_t tlen;
 	int rc;
-	if (size < STRATA_PACK_FOOTER + STRATA_BLOB_OVERHEAD)
-		return strata_error_set(
-		    STRATA_ECORRUPT,
-		    "pack '%s' is too short (%" PRIu64 " bytes)", name, size);
-	if ((rc = be->ops->get_range(be, name, size - STRATA_PACK_FOOTER,
-				     STRATA_PACK_FOOTER, foot)))
+	if ((rc = too_short(name, size)) ||
+	    (rc = be->ops->get_range(be, name, size - STRATA_PACK_FOOTER,
+				     STRATA_PACK_FOOTER, foot)) ||
+	    (rc = table_len(name, size, foot, &tlen)))
 		return rc;
-	uint32_t tlen = strata_get_le32(foot);
-	if (memcmp(foot + 4, STRATA_PACK_MAGIC, 8) ||
-	    tlen > size - STRATA_PACK_FOOTER || tlen > MAX_TABLE)
-		return strata_error_set(STRATA_ECORRUPT,
-					"pack '%s' has a damaged footer", name);
 	if (!(sealed = strata_malloc(tlen)))
 		return strata_error_set(STRATA_ENOMEM, "out of memory");
 	uint64_t toff = size - STRATA_PACK_FOOTER - tlen;
-	if ((rc = be->ops->get_range(be, name, toff, tlen, sealed)))
-		goto out;
-	plain.limit = MAX_TABLE;
-	if ((rc = strata_codec_open(c, &plain, sealed, tlen, MAX_TABLE))) {
-		strata_error_prefix(rc, "pack '%s' table: ", name);
-		goto out;
-	}
-	if ((rc = strata_pack_parse_table(plain.ptr, plain.len, toff, out,
-					  count)))
-		strata_error_prefix(rc, "pack '%s': ", name);
-out:
+	if (!(rc = be->ops->get_range(be, name, toff, tlen, sealed)))
+		rc = open_table(c, name, sealed, tlen, toff, out, count);
 	strata_free(sealed);
-	strata_buf_release(&plain);
 	return rc;
+}
+
+int strata_pack_table_of(strata_codec *c, const char *name, const uint8_t *p,
+			 size_t len, strata_pack_entry **out, size_t *count)
+{
+	uint32_t tlen;
+	int rc;
+	if ((rc = too_short(name, len)) ||
+	    (rc = table_len(name, len, p + len - STRATA_PACK_FOOTER, &tlen)))
+		return rc;
+	uint64_t toff = len - STRATA_PACK_FOOTER - tlen;
+	return open_table(c, name, p + toff, tlen, toff, out, count);
 }

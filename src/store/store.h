@@ -144,6 +144,9 @@ int strata_pack_parse_table(const uint8_t *p, size_t n, size_t pack_len,
 int strata_pack_read_table(strata_backend *be, strata_codec *c,
 			   const char *name, uint64_t size,
 			   strata_pack_entry **out, size_t *count);
+/* The same from a whole pack already in memory (p, len). */
+int strata_pack_table_of(strata_codec *c, const char *name, const uint8_t *p,
+			 size_t len, strata_pack_entry **out, size_t *count);
 void strata_pack_name(char *out, size_t n, const uint8_t id[32]);
 
 /* ---- index (index.c): chunk id -> (pack, offset, length) ---- */
